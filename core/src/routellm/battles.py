@@ -1,0 +1,101 @@
+"""Pairwise preference data ("battles") in the ``lmsys/lmsys-arena-human-preference-55k`` schema.
+
+One loader serves a Hugging Face dataset id and local parquet / jsonl / json / csv files. Needs the
+``train`` extra (polars, datasets).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from routellm.errors import ConfigError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+DEFAULT_BATTLES = "lmsys/lmsys-arena-human-preference-55k"
+REQUIRED = ("model_a", "model_b", "prompt", "winner_model_a", "winner_model_b", "winner_tie")
+#: Values of the normalised ``winner`` column.
+WINNERS = ("model_a", "model_b", "tie")
+LOCAL_SUFFIXES = {".parquet", ".jsonl", ".json", ".csv"}
+
+
+def read_table(source: str | Path, *, split: str = "train") -> pl.DataFrame:
+    """Read a local parquet/jsonl/json/csv file, or a Hugging Face dataset id, as a polars frame."""
+    import polars as pl
+
+    path = Path(source)
+    if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
+        if not path.exists():
+            raise ConfigError(f"battles file not found: {path}")
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            return pl.read_parquet(path)
+        if suffix == ".jsonl":
+            return pl.read_ndjson(path)
+        if suffix == ".json":
+            return pl.read_json(path)
+        if suffix == ".csv":
+            return pl.read_csv(path, infer_schema_length=10000)
+        raise ConfigError(f"{path}: unsupported file type '{suffix}' (use {', '.join(sorted(LOCAL_SUFFIXES))})")
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is in the train extra
+        raise ConfigError(f"loading '{source}' from the Hugging Face Hub needs `pip install datasets`") from exc
+    try:
+        dataset = datasets.load_dataset(str(source), split=split)
+    except Exception as exc:
+        raise ConfigError(
+            f"could not load dataset '{source}' from the Hugging Face Hub ({type(exc).__name__}: {exc}); "
+            "pass a local parquet/jsonl/csv file in the arena schema instead"
+        ) from None
+    return pl.from_arrow(dataset.data.table)
+
+
+def _first_turn(value: str) -> str:
+    """The first user turn of an arena ``prompt`` cell (a JSON list of turns), or the text itself."""
+    if value.startswith("["):
+        try:
+            turns = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(turns, list) and turns:
+            return str(turns[0] if turns[0] is not None else "")
+    return value
+
+
+def load_battles(source: str | Path, *, split: str = "train") -> pl.DataFrame:
+    """Load battles, normalised to columns ``prompt`` (first user turn), ``model_a``, ``model_b``,
+    ``winner`` (one of :data:`WINNERS`) and ``preference`` (probability that model_b is better;
+    1.0 / 0.0 / 0.5 from the winner columns when the source has none)."""
+    import polars as pl
+
+    frame = read_table(source, split=split)
+    missing = [column for column in REQUIRED if column not in frame.columns]
+    if missing:
+        raise ConfigError(
+            f"{source}: not in the arena battles schema, missing column(s) {', '.join(missing)} "
+            f"(expected {', '.join(REQUIRED)})"
+        )
+    winner = (
+        pl.when(pl.col("winner_model_a") == 1)
+        .then(pl.lit("model_a"))
+        .when(pl.col("winner_model_b") == 1)
+        .then(pl.lit("model_b"))
+        .otherwise(pl.lit("tie"))
+    )
+    preference = (
+        pl.col("preference").cast(pl.Float64)
+        if "preference" in frame.columns
+        else pl.when(pl.col("winner_model_b") == 1).then(1.0).when(pl.col("winner_model_a") == 1).then(0.0).otherwise(0.5)
+    )
+    out = frame.select(
+        pl.col("prompt").cast(pl.String).map_elements(_first_turn, return_dtype=pl.String).alias("prompt"),
+        pl.col("model_a").cast(pl.String),
+        pl.col("model_b").cast(pl.String),
+        winner.alias("winner"),
+        preference.alias("preference"),
+    )
+    return out.filter(pl.col("prompt").str.len_chars() > 0)

