@@ -105,7 +105,7 @@ _COLUMNS = [("KIND", "kind"), ("NAME", "name"), ("DISTRIBUTION", "distribution")
 
 
 def route_command(
-    prompt: Annotated[str, typer.Argument(help="The user prompt to route.")],
+    prompt: Annotated[str, typer.Argument(metavar="PROMPT", help="The user prompt to route.")],
     router: Annotated[str, typer.Option("--router", "-r", help="Router name, e.g. mf or random.")],
     threshold: Annotated[
         float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Strong model at or above this win rate.")

@@ -52,7 +52,7 @@ class Config:
             registry = get_registry()
         spec = registry.router(name)
         try:
-            return spec.router_class.from_config(self.router_section(name), name=name)
+            return spec.load().from_config(self.router_section(name), name=name)
         except ConfigError as exc:
             raise ConfigError(f"{self.where}: {exc}") from None
 

@@ -57,18 +57,15 @@ class Registry:
 
     def create_router(self, name: str, section: Mapping[str, Any] | None = None) -> Router:
         """Build router ``name`` from its config section."""
-        spec = self.router(name)
-        return spec.router_class.from_config(section, name=name)
+        return self.router(name).load().from_config(section, name=name)
 
     def create_benchmark(self, name: str, section: Mapping[str, Any] | None = None) -> Benchmark:
         """Build benchmark ``name`` from its config section."""
-        spec = self.benchmark(name)
-        return spec.benchmark_class.from_config(section, name=name)
+        return self.benchmark(name).load().from_config(section, name=name)
 
     def create_embedder(self, name: str, section: Mapping[str, Any] | None = None) -> Embedder:
         """Build embedder ``name`` from its config section."""
-        spec = self.embedder(name)
-        return spec.embedder_class.from_config(section, name=name)
+        return self.embedder(name).load().from_config(section, name=name)
 
     def register_commands(self, cli: typer.Typer, train: typer.Typer) -> None:
         """Let plugins add commands to the CLI and to ``routellm train``."""
@@ -95,9 +92,6 @@ class Registry:
                         f"{other.distribution or '?'} and {record.distribution or '?'}; "
                         f"uninstall one of them or disable it with ROUTELLM_DISABLE_PLUGINS"
                     )
-                cls = getattr(record, f"{kind}_class")
-                if not getattr(cls, "name", ""):
-                    cls.name = record.name
                 found[record.name] = record
         return dict(sorted(found.items()))
 

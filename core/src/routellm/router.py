@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgspec
-import numpy as np
 
 from routellm.routing import ModelPair, check_threshold, choose_model
 from routellm.structs import EmptyConfig, convert_section
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Router(abc.ABC):
@@ -41,6 +43,8 @@ class Router(abc.ABC):
 
     def batch_calculate_win_rate(self, prompts: Sequence[str]) -> np.ndarray:
         """Win rates for many prompts as a float64 array; learned routers override this."""
+        import numpy as np  # kept out of import time: `routellm route` with a light router stays fast
+
         return np.fromiter(
             (self.calculate_strong_win_rate(p) for p in prompts), dtype=np.float64, count=len(prompts)
         )

@@ -8,10 +8,8 @@ from routellm.records import EmbedderSpec
 
 @routellm.hookimpl
 def routellm_embedders():
-    from routellm_embedder_huggingface.embedder import HuggingFaceEmbedder
-
     yield EmbedderSpec(
         name="huggingface",
-        embedder_class=HuggingFaceEmbedder,
+        embedder_class="routellm_embedder_huggingface.embedder:HuggingFaceEmbedder",
         description="Local transformers encoder, mean pooling, L2-normalised.",
     )

@@ -12,7 +12,6 @@ from typing import Any
 
 import msgspec
 import numpy as np
-
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 

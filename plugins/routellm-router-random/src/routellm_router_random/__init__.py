@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
-import numpy as np
-
 import routellm
 from routellm.records import RouterSpec
 from routellm.router import Router
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _SCALE = float(2**64)
 
@@ -28,18 +31,20 @@ class RandomRouter(Router):
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config)
-        self._rng = np.random.default_rng()
+        self._rng = random.Random()
         self._key = None if self.config.seed is None else str(self.config.seed).encode()
 
     def calculate_strong_win_rate(self, prompt: str) -> float:
         if self._key is None:
-            return float(self._rng.random())
+            return self._rng.random()
         digest = hashlib.blake2b(prompt.encode("utf-8", "surrogatepass"), digest_size=8, key=self._key).digest()
         return int.from_bytes(digest, "little") / _SCALE
 
     def batch_calculate_win_rate(self, prompts: Sequence[str]) -> np.ndarray:
         if self._key is None:
-            return self._rng.random(len(prompts))
+            import numpy as np
+
+            return np.random.default_rng(self._rng.getrandbits(64)).random(len(prompts))
         return super().batch_calculate_win_rate(prompts)
 
 
