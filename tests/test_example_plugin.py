@@ -1,0 +1,74 @@
+"""The documented example plugin works through real packaging and entry-point discovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "docs" / "examples" / "routellm-router-length"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, str]:
+    """Build the example with pip (its own pyproject, hatchling) into a private folder; return an env using it."""
+    target = tmp_path_factory.mktemp("site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(target), str(EXAMPLE)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert list(target.glob("routellm_router_length-0.1.0.dist-info/entry_points.txt"))
+    return {**os.environ, "PYTHONPATH": str(target), "COLUMNS": "200"}
+
+
+def routellm(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "routellm.cli", *args], capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_listed_with_its_distribution(installed):
+    result = routellm(installed, "plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {r["name"]: r for r in json.loads(result.stdout)["plugins"] if r["kind"] == "router"}
+    assert rows["length"]["distribution"] == "routellm-router-length"
+    assert rows["length"]["version"] == "0.1.0"
+    assert rows["length"]["description"] == "Longer prompts go to the strong model."
+
+
+def test_routes_with_config(installed, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("length:\n  scale: 10\n")
+    result = routellm(installed, "route", "x" * 10, "--router", "length", "--threshold", "0.6", "--config", str(config), "--json")
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["win_rate"] == pytest.approx(1 - 2.718281828459045**-1)
+    assert decision["model"] == "gpt-4-1106-preview"
+
+
+def test_passes_the_router_contract(installed):
+    code = (
+        "import sys, pytest\n"
+        "from routellm.testing import RouterContract\n"
+        "class TestLength(RouterContract):\n"
+        "    router_name = 'length'\n"
+        "    router_config = {'scale': 50.0}\n"
+        "sys.exit(pytest.main(['-q', '--color=no', '-p', 'no:cacheprovider', __file__]))\n"
+    )
+    path = Path(installed["PYTHONPATH"]) / "test_length_contract.py"
+    path.write_text(code)
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=installed, timeout=120, cwd=path.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "5 passed" in result.stdout
+
+
+def test_disable_env_hides_it(installed):
+    env = {**installed, "ROUTELLM_DISABLE_PLUGINS": "length"}
+    result = routellm(env, "route", "hi", "--router", "length", "--threshold", "0.5")
+    assert result.returncode == 1
+    assert "unknown router 'length'" in result.stderr
