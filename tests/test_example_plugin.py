@@ -58,7 +58,8 @@ def test_passes_the_router_contract(installed):
         "class TestLength(RouterContract):\n"
         "    router_name = 'length'\n"
         "    router_config = {'scale': 50.0}\n"
-        "sys.exit(pytest.main(['-q', '--color=no', '-p', 'no:cacheprovider', __file__]))\n"
+        "if __name__ == '__main__':\n"
+        "    sys.exit(pytest.main(['-q', '--color=no', '-p', 'no:cacheprovider', __file__]))\n"
     )
     path = Path(installed["PYTHONPATH"]) / "test_length_contract.py"
     path.write_text(code)
