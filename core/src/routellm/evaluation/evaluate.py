@@ -66,7 +66,7 @@ def evaluate(
     routers: Mapping[str, Mapping[str, Any] | None],
     *,
     num_results: int = 10,
-    random_runs: int = 5,
+    random_runs: int = 20,
     overwrite: Sequence[str] = (),
     cache: WinRateCache | None = None,
     factory: RouterFactory | None = None,

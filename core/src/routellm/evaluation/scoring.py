@@ -110,7 +110,7 @@ def score_prompts(
 
     out = np.empty(len(prompts), dtype=np.float64)
     starts = range(0, len(prompts), batch_size)
-    show = progress and len(prompts) > 0
+    show = progress and len(prompts) > 0 and sys.stderr.isatty()
     with typer.progressbar(
         length=len(prompts), label=label, file=sys.stderr, hidden=not show, show_pos=True
     ) as bar:
