@@ -72,3 +72,13 @@ def test_missing_or_bad_file_says_what_to_do(tmp_path):
     (tmp_path / "bad.json").write_text("[1, 2]")
     with pytest.raises(ConfigError, match="not a routellm calibration file"):
         load_calibration(tmp_path / "bad.json")
+
+
+def test_calibration_remembers_the_router_config():
+    from routellm.calibration import fingerprint_sha256
+    from routellm.registry import get_registry
+
+    seeded = get_registry().create_router("random", {"seed": 1})
+    entry = calibrate_router(np.arange(10.0), [0.2], config_sha256=fingerprint_sha256(seeded, "random"), config="{}")
+    assert entry.is_current(get_registry().create_router("random", {"seed": 1}), "random")
+    assert not entry.is_current(get_registry().create_router("random", {"seed": 2}), "random")

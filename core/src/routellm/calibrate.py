@@ -13,6 +13,7 @@ from routellm.calibration import (
     CalibrationFile,
     RouterCalibration,
     calibrate_router,
+    fingerprint_sha256,
     load_calibration,
     merge,
     save_calibration,
@@ -59,8 +60,6 @@ def calibrate(
 
     Each distinct prompt is scored once; thresholds are quantiles over all battles, as in the seed.
     """
-    import hashlib
-
     from routellm.calibration import calibration_path
     from routellm.config import Config
 
@@ -84,10 +83,10 @@ def calibrate(
             )
             seconds = time.perf_counter() - start
             fingerprint = router_fingerprint(router, name)
+            digest = fingerprint_sha256(router, name)
         finally:
             router.close()
         per_battle = win_rates[inverse]
-        digest = hashlib.sha256(msgspec.json.encode(fingerprint, order="sorted")).hexdigest()
         entry: RouterCalibration = calibrate_router(
             per_battle, list(strong_model_pcts), config_sha256=digest, config=fingerprint["config"]
         )

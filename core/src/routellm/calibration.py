@@ -62,6 +62,11 @@ class RouterCalibration(msgspec.Struct, frozen=True):
         shares = np.linspace(0.0, 1.0, len(self.grid))
         return float(np.interp(strong_share, shares, self.grid))
 
+    def is_current(self, router: Any, name: str | None = None) -> bool:
+        """Whether ``router`` (an instance) has the name, class, version and config it was calibrated with;
+        a server should warn, or recalibrate, when it has not."""
+        return fingerprint_sha256(router, name) == self.config_sha256
+
 
 class CalibrationFile(msgspec.Struct):
     """The calibration file: where the prompts came from, and one entry per router."""
@@ -87,6 +92,15 @@ class CalibrationSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True
 
     #: Path of the calibration file (relative paths are relative to the config file).
     file: str | None = None
+
+
+def fingerprint_sha256(router: Any, name: str | None = None) -> str:
+    """sha256 of a router's fingerprint (see :func:`routellm.evaluation.scoring.router_fingerprint`)."""
+    import hashlib
+
+    from routellm.evaluation.scoring import router_fingerprint
+
+    return hashlib.sha256(msgspec.json.encode(router_fingerprint(router, name), order="sorted")).hexdigest()
 
 
 def calibrate_router(win_rates: np.ndarray, shares: list[float], *, config_sha256: str, config: str) -> RouterCalibration:
