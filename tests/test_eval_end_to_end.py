@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from routellm.calibration import load_calibration, resolve_threshold
 from routellm.cli import build_app
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "routellm-benchmark-csv"
@@ -103,3 +102,15 @@ def test_example_benchmark_plugin_installs_and_evaluates(shared_data, tmp_path):
     assert "mmlu_college_physics.csv: 102 prompts" in done.stdout
     payload = json.loads((tmp_path / "out" / "mmlu_college_physics.json").read_text())
     assert payload["num_prompts"] == 102 and payload["routers"][0]["runs"] == 20
+
+
+def test_example_eval_config_selects_mmlu_domains(shared_data, tmp_path):
+    config = ROOT / "configs" / "eval.example.yaml"
+    result = run_cli(
+        "eval", "--config", str(config), "--routers", "random", "--benchmark", "mmlu", "--benchmark", "mt-bench",
+        "--output", str(tmp_path), "--no-charts", "--random-runs", "2",
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "mmlu.json").read_text())
+    assert payload["num_prompts"] == 100 + 100 + 102 + 270
+    assert (tmp_path / "mt_bench.json").is_file()

@@ -5,7 +5,6 @@ import json
 import msgspec
 import numpy as np
 import pytest
-
 from routellm.benchmark import BenchmarkData
 from routellm.evaluation.evaluate import evaluate
 from routellm.evaluation.report import markdown_table, to_jsonable, write_outputs

@@ -77,6 +77,8 @@ def eval_command(
     sections = cfg.section("benchmarks") or {}
     results = []
     for bench in _names(benchmark):
+        if bench not in registry.benchmarks and bench.replace("-", "_") in registry.benchmarks:
+            bench = bench.replace("-", "_")  # the seed spelled it mt-bench
         spec = registry.benchmark(bench)
         section = dict(sections.get(bench) or {})
         if data_dir is not None and "data_dir" in getattr(spec.benchmark_class.Config, "__struct_fields__", ()):
