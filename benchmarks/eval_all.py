@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+import msgspec
 from routellm.config import load_config
 from routellm.evaluation.evaluate import evaluate
 from routellm.evaluation.report import markdown_table, to_jsonable
@@ -56,8 +57,9 @@ def main() -> None:
     merged = {}
     for r in results:
         if r.benchmark in merged:
-            merged[r.benchmark] = type(r)(**{**{f: getattr(merged[r.benchmark], f) for f in r.__struct_fields__},
-                                             "routers": merged[r.benchmark].routers + r.routers})
+            merged[r.benchmark] = msgspec.structs.replace(
+                merged[r.benchmark], routers=merged[r.benchmark].routers + r.routers
+            )
         else:
             merged[r.benchmark] = r
     table = markdown_table(list(merged.values()))

@@ -76,9 +76,10 @@ def test_missing_or_bad_file_says_what_to_do(tmp_path):
 
 def test_calibration_remembers_the_router_config():
     from routellm.calibration import fingerprint_sha256
+    from routellm.evaluation.scoring import RouterRecipe
     from routellm.registry import get_registry
 
-    seeded = get_registry().create_router("random", {"seed": 1})
-    entry = calibrate_router(np.arange(10.0), [0.2], config_sha256=fingerprint_sha256(seeded, "random"), config="{}")
+    recipe = RouterRecipe.from_registry("random", {"seed": 1})
+    entry = calibrate_router(np.arange(10.0), [0.2], config_sha256=fingerprint_sha256(recipe.fingerprint), config="{}")
     assert entry.is_current(get_registry().create_router("random", {"seed": 1}), "random")
     assert not entry.is_current(get_registry().create_router("random", {"seed": 2}), "random")

@@ -18,7 +18,8 @@ from routellm.calibration import (
     merge,
     save_calibration,
 )
-from routellm.evaluation.scoring import WinRateCache, cached_win_rates, router_fingerprint
+from routellm.errors import ConfigError
+from routellm.evaluation.scoring import RouterRecipe, WinRateCache, cached_win_rates
 
 
 class CalibrationRun(msgspec.Struct, frozen=True):
@@ -74,18 +75,18 @@ def calibrate(
     data_name = f"calibration:{dataset}"
     runs, entries = [], {}
     for name in routers:
-        router = config.create_router(name)
         try:
-            start = time.perf_counter()
-            win_rates, cached = cached_win_rates(
-                router, unique_list, data_name, name=name, cache=cache, overwrite=name in overwrite,
-                batch_size=batch_size, progress=progress,
-            )
-            seconds = time.perf_counter() - start
-            fingerprint = router_fingerprint(router, name)
-            digest = fingerprint_sha256(router, name)
-        finally:
-            router.close()
+            recipe = RouterRecipe.from_registry(name, config.router_section(name))
+        except ConfigError as exc:
+            raise ConfigError(f"{config.where}: {exc}") from None
+        start = time.perf_counter()
+        win_rates, cached = cached_win_rates(
+            recipe, unique_list, data_name, cache=cache, overwrite=name in overwrite,
+            batch_size=batch_size, progress=progress,
+        )
+        seconds = time.perf_counter() - start
+        fingerprint = recipe.fingerprint
+        digest = fingerprint_sha256(fingerprint)
         per_battle = win_rates[inverse]
         entry: RouterCalibration = calibrate_router(
             per_battle, list(strong_model_pcts), config_sha256=digest, config=fingerprint["config"]

@@ -65,7 +65,9 @@ class RouterCalibration(msgspec.Struct, frozen=True):
     def is_current(self, router: Any, name: str | None = None) -> bool:
         """Whether ``router`` (an instance) has the name, class, version and config it was calibrated with;
         a server should warn, or recalibrate, when it has not."""
-        return fingerprint_sha256(router, name) == self.config_sha256
+        from routellm.evaluation.scoring import router_fingerprint
+
+        return fingerprint_sha256(router_fingerprint(router, name)) == self.config_sha256
 
 
 class CalibrationFile(msgspec.Struct):
@@ -94,13 +96,11 @@ class CalibrationSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True
     file: str | None = None
 
 
-def fingerprint_sha256(router: Any, name: str | None = None) -> str:
-    """sha256 of a router's fingerprint (see :func:`routellm.evaluation.scoring.router_fingerprint`)."""
+def fingerprint_sha256(fingerprint: Mapping[str, str]) -> str:
+    """sha256 of a router fingerprint (see :func:`routellm.evaluation.scoring.fingerprint`)."""
     import hashlib
 
-    from routellm.evaluation.scoring import router_fingerprint
-
-    return hashlib.sha256(msgspec.json.encode(router_fingerprint(router, name), order="sorted")).hexdigest()
+    return hashlib.sha256(msgspec.json.encode(dict(fingerprint), order="sorted")).hexdigest()
 
 
 def calibrate_router(win_rates: np.ndarray, shares: list[float], *, config_sha256: str, config: str) -> RouterCalibration:

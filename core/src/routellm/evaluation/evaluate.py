@@ -11,7 +11,7 @@ import numpy as np
 
 from routellm.benchmark import BenchmarkData
 from routellm.evaluation.metrics import Curve, Metrics, average_curves, compute_metrics, oracle_curve, sweep
-from routellm.evaluation.scoring import WinRateCache, cached_win_rates
+from routellm.evaluation.scoring import RouterRecipe, WinRateCache, cached_win_rates
 from routellm.router import Router
 
 logger = logging.getLogger(__name__)
@@ -52,13 +52,14 @@ class EvalResult(msgspec.Struct, frozen=True):
         raise KeyError(name)
 
 
-RouterFactory = Callable[[str, Mapping[str, Any]], Router]
+#: Finds a router's class by name (default: the registry).
+RouterResolver = Callable[[str], type[Router]]
 
 
-def _default_factory(name: str, section: Mapping[str, Any]) -> Router:
+def _registry_class(name: str) -> type[Router]:
     from routellm.registry import get_registry
 
-    return get_registry().create_router(name, section)
+    return get_registry().router(name).router_class
 
 
 def evaluate(
@@ -69,17 +70,18 @@ def evaluate(
     random_runs: int = 20,
     overwrite: Sequence[str] = (),
     cache: WinRateCache | None = None,
-    factory: RouterFactory | None = None,
+    resolve: RouterResolver | None = None,
     batch_size: int = 64,
     progress: bool = True,
 ) -> EvalResult:
     """Sweep every router in ``routers`` (name -> config section) over ``data``.
 
-    Win rates come from the cache unless the router is in ``overwrite``. Routers in
+    Win rates come from the cache unless the router is in ``overwrite``; a router is only built
+    (its model loaded) when its win rates are not cached. Routers in
     :data:`RANDOMISED_ROUTERS` run ``random_runs`` times with seeds ``seed, seed+1, ...`` (``seed``
     from their section, default 0) and their curves are averaged point by point.
     """
-    factory = factory or _default_factory
+    resolve = resolve or _registry_class
     cache = cache or WinRateCache()
     strong_q = np.asarray(data.quality[data.strong_model], dtype=np.float64)
     weak_q = np.asarray(data.quality[data.weak_model], dtype=np.float64)
@@ -93,15 +95,13 @@ def evaluate(
         else:
             sections = [section]
         curves, all_cached = [], True
+        router_class = resolve(name)
         for run_section in sections:
-            router = factory(name, run_section)
-            try:
-                win_rates, cached = cached_win_rates(
-                    router, data.prompts, data.name, name=name, cache=cache, overwrite=name in overwrite,
-                    batch_size=batch_size, progress=progress,
-                )
-            finally:
-                router.close()
+            recipe = RouterRecipe(name, router_class, run_section)
+            win_rates, cached = cached_win_rates(
+                recipe, data.prompts, data.name, cache=cache, overwrite=name in overwrite,
+                batch_size=batch_size, progress=progress,
+            )
             all_cached &= cached
             curves.append(sweep(win_rates, strong_q, weak_q, num_results))
         curve = curves[0] if len(curves) == 1 else average_curves(curves)

@@ -14,14 +14,16 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
 
 from routellm.paths import cache_dir
 from routellm.router import Router
+from routellm.structs import convert_section
 
 logger = logging.getLogger(__name__)
 
@@ -39,24 +41,49 @@ def prompts_digest(prompts: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def router_fingerprint(router: Router, name: str | None = None) -> dict[str, str]:
-    """What identifies a router's scores: name, class, providing distribution's version, config."""
-    cls = type(router)
+def fingerprint(name: str, router_class: type[Router], config: msgspec.Struct) -> dict[str, str]:
+    """What identifies a router's scores: name, class, providing distribution's version, validated config."""
     version = ""
     try:
         from routellm.registry import get_registry
 
-        spec = get_registry().routers.get(name or router.name)
-        if spec is not None and spec.router_class is cls:
+        spec = get_registry().routers.get(name)
+        if spec is not None and spec.router_class is router_class:
             version = spec.version or ""
     except Exception:  # pragma: no cover - fingerprinting must not fail on a broken registry
         pass
     return {
-        "router": name or router.name or cls.__name__,
-        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "router": name,
+        "class": f"{router_class.__module__}.{router_class.__qualname__}",
         "version": version,
-        "config": msgspec.json.encode(router.config, order="sorted").decode(),
+        "config": msgspec.json.encode(config, order="sorted").decode(),
     }
+
+
+def router_fingerprint(router: Router, name: str | None = None) -> dict[str, str]:
+    """:func:`fingerprint` of a built router."""
+    cls = type(router)
+    return fingerprint(name or router.name or cls.__name__, cls, router.config)
+
+
+class RouterRecipe:
+    """A router not built yet: its name, class and validated config, enough to look up cached win rates
+    without loading a model. :meth:`build` makes the router on a cache miss."""
+
+    def __init__(self, name: str, router_class: type[Router], section: Mapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.router_class = router_class
+        self.config = convert_section(section, router_class.Config, where=f"router '{name}'")
+        self.fingerprint = fingerprint(name, router_class, self.config)
+
+    @classmethod
+    def from_registry(cls, name: str, section: Mapping[str, Any] | None = None) -> RouterRecipe:
+        from routellm.registry import get_registry
+
+        return cls(name, get_registry().router(name).router_class, section)
+
+    def build(self) -> Router:
+        return self.router_class(self.config)
 
 
 def cache_key(fingerprint: dict[str, str], data_name: str, digest: str) -> str:
@@ -129,29 +156,29 @@ def score_prompts(
 
 
 def cached_win_rates(
-    router: Router,
+    recipe: RouterRecipe,
     prompts: Sequence[str],
     data_name: str,
     *,
-    name: str | None = None,
     cache: WinRateCache | None = None,
     overwrite: bool = False,
     batch_size: int = 64,
     progress: bool = True,
 ) -> tuple[np.ndarray, bool]:
-    """Win rates of ``router`` on ``prompts`` from the cache, else scored and cached.
-
-    Returns ``(win_rates, from_cache)``.
-    """
+    """Win rates of the router ``recipe`` describes on ``prompts``: from the cache, else the router is
+    built, scores them, is closed, and the values are cached. Returns ``(win_rates, from_cache)``."""
     cache = cache or WinRateCache()
-    fingerprint = router_fingerprint(router, name)
     digest = prompts_digest(prompts)
-    key = cache_key(fingerprint, data_name, digest)
+    key = cache_key(recipe.fingerprint, data_name, digest)
     if not overwrite:
         values = cache.get(key, len(prompts))
         if values is not None:
             return values, True
-    label = f"{fingerprint['router']} on {data_name}"
-    values = score_prompts(router, prompts, batch_size=batch_size, label=label, progress=progress)
-    cache.put(key, values, {**fingerprint, "data": data_name, "prompts_sha256": digest})
+    router = recipe.build()
+    try:
+        label = f"{recipe.name} on {data_name}"
+        values = score_prompts(router, prompts, batch_size=batch_size, label=label, progress=progress)
+    finally:
+        router.close()
+    cache.put(key, values, {**recipe.fingerprint, "data": data_name, "prompts_sha256": digest})
     return values, False
