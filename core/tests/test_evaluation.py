@@ -112,3 +112,9 @@ def test_reports(data, cache, tmp_path):
     assert set(curves["router"]) == {"length", "optimal"} and curves.height == 10
     payload = to_jsonable(result)
     assert json.loads(json.dumps(payload))["routers"][0]["name"] == "length"
+
+
+def test_empty_benchmark_is_a_clear_error(cache):
+    empty = BenchmarkData("empty", [], {"s": np.array([]), "w": np.array([])}, "s", "w")
+    with pytest.raises(ConfigError, match="no prompts"):
+        evaluate(empty, {"length": {}}, cache=cache, resolve=factory, progress=False)

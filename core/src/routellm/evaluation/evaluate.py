@@ -10,6 +10,7 @@ import msgspec
 import numpy as np
 
 from routellm.benchmark import BenchmarkData
+from routellm.errors import ConfigError
 from routellm.evaluation.metrics import Curve, Metrics, average_curves, compute_metrics, oracle_curve, sweep
 from routellm.evaluation.scoring import RouterRecipe, WinRateCache, cached_win_rates
 from routellm.router import Router
@@ -82,6 +83,8 @@ def evaluate(
     from their section, default 0) and their curves are averaged point by point.
     """
     resolve = resolve or _registry_class
+    if len(data) == 0:
+        raise ConfigError(f"benchmark '{data.name}' has no prompts to evaluate (check its options and data)")
     cache = cache or WinRateCache()
     strong_q = np.asarray(data.quality[data.strong_model], dtype=np.float64)
     weak_q = np.asarray(data.quality[data.weak_model], dtype=np.float64)
