@@ -54,6 +54,10 @@ def build_app() -> typer.Typer:
 
     app.command("plugins")(plugins_command)
     app.command("route")(route_command)
+    from routellm.evaluation import commands as evaluation
+
+    app.command("eval")(evaluation.eval_command)
+    app.command("calibrate")(evaluation.calibrate_command)
 
     from routellm.registry import get_registry
 

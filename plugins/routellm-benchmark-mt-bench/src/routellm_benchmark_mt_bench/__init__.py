@@ -1,0 +1,88 @@
+"""The ``mt_bench`` benchmark: MT Bench's 80 two-turn questions with GPT-4 single-answer grades."""
+
+from __future__ import annotations
+
+import msgspec
+import routellm
+from routellm.benchmark import Benchmark, BenchmarkData
+from routellm.records import BenchmarkSpec
+
+STRONG_MODEL = "gpt-4-1106-preview"
+WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+
+class MTBenchBenchmark(Benchmark):
+    """Each question is routed on its first turn; its quality is the model's mean judge score (1-10)
+    over both turns, as in the seed.
+
+    The seed's MT Bench contamination list pairs 8 training prompts with MT Bench turns; the paper
+    decontaminates the *training* data against it, so all 80 questions are kept by default. Set
+    ``drop_contaminated`` to drop the questions with a listed turn instead.
+    """
+
+    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+        #: Local data folder holding ``benchmarks/mt_bench/``; default ``$ROUTELLM_DATA_DIR``, else download.
+        data_dir: str | None = None
+        drop_contaminated: bool = False
+
+    def load(self) -> BenchmarkData:
+        import numpy as np
+        import polars as pl
+        from routellm.downloads import resolve_files
+
+        from routellm_benchmark_mt_bench.sources import FILES
+
+        root = resolve_files("benchmarks/mt_bench", FILES, local_dir=self.config.data_dir)
+        questions = pl.read_ndjson(root / "question.jsonl").select(
+            pl.col("question_id").cast(pl.Int64),
+            pl.col("turns").list.get(0).alias("turn1"),
+            pl.col("turns").list.get(1).alias("turn2"),
+        )
+        contaminated = pl.read_ndjson(root / "contaminated_prompts.jsonl")["eval_prompt"].implode()
+        listed = questions.filter(pl.col("turn1").is_in(contaminated) | pl.col("turn2").is_in(contaminated))
+        total = questions.height
+        if self.config.drop_contaminated:
+            questions = questions.join(listed.select("question_id"), on="question_id", how="anti")
+            note = f"MT Bench: {questions.height}/{total} questions remain after decontamination"
+        else:
+            note = (
+                f"MT Bench: {total} questions, routed on turn 1 and scored over both turns "
+                f"({listed.height} have a turn in the contamination list, which the paper applies to training data)"
+            )
+        judgements = pl.read_ndjson(root / "judgements.jsonl").select(
+            pl.col("question_id").cast(pl.Int64), pl.col("model"), pl.col("turn").cast(pl.Int64),
+            pl.col("score").cast(pl.Float64),
+        )
+        quality = {}
+        for model in (STRONG_MODEL, WEAK_MODEL):
+            per_question = (
+                judgements.filter(pl.col("model") == model)
+                .group_by("question_id")
+                .agg(pl.col("score").mean(), pl.col("turn").n_unique().alias("turns"))
+            )
+            joined = questions.join(per_question, on="question_id", how="left", maintain_order="left")
+            incomplete = joined.filter(pl.col("score").is_null() | (pl.col("turns") != 2))
+            if incomplete.height:
+                raise ValueError(
+                    f"benchmark 'mt_bench': {model} lacks judgements for both turns of "
+                    f"{incomplete.height} question(s), e.g. {incomplete['question_id'][0]}"
+                )
+            quality[model] = joined["score"].to_numpy().astype(np.float64)
+        return BenchmarkData(
+            name="mt_bench",
+            prompts=questions["turn1"].to_list(),
+            quality=quality,
+            strong_model=STRONG_MODEL,
+            weak_model=WEAK_MODEL,
+            ids=[str(q) for q in questions["question_id"]],
+            notes=[note],
+        )
+
+
+@routellm.hookimpl
+def routellm_benchmarks():
+    yield BenchmarkSpec(
+        name="mt_bench",
+        benchmark_class=MTBenchBenchmark,
+        description="MT Bench, 80 questions routed on turn 1; GPT-4 judge score (1-10) over both turns.",
+    )
