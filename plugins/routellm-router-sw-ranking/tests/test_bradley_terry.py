@@ -96,3 +96,17 @@ def test_pair_sums_orient_pairs_and_drop_same_player():
     assert list(zip(first, second, strict=True)) == [(0, 1), (0, 2)]
     np.testing.assert_allclose(totals, [[0, 2], [1, 0]])
     np.testing.assert_allclose(wins, [[0, 0.5], [1, 0]])
+
+
+def test_converges_to_a_stationary_point_with_large_weights():
+    # Arena-sized weighted counts: the objective is ~1e5, so its rounding must not stop Newton early.
+    rng = np.random.default_rng(3)
+    first, second = np.array([0, 1, 1, 1, 1, 2]), np.array([1, 2, 3, 4, 5, 5])
+    totals = rng.uniform(5e3, 1e5, size=(20, 6))
+    wins = totals * rng.uniform(0.55, 0.98, size=(20, 6))
+    theta = fit_bradley_terry(wins, totals, first, second, 6, ridge=1e-3)
+    a = np.zeros((6, 6))
+    a[np.arange(6), first], a[np.arange(6), second] = 1.0, -1.0
+    p = 1 / (1 + np.exp(-(theta @ a.T)))
+    grad = (totals * p - wins) @ a + 1e-3 * theta
+    assert np.abs(grad).max() < 1e-6

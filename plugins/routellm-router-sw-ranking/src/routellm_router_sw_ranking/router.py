@@ -67,6 +67,7 @@ class SWRankingRouter(Router):
         num_tiers: int | None = None
         #: Embedder for the prompts; default: the one the battles were embedded with, else ``huggingface``.
         embedder: str | None = None
+        #: Its options, on top of the ones recorded with the battles' embeddings.
         embedder_config: dict[str, Any] | None = None
         split: str = "train"
         revision: str | None = None
@@ -147,12 +148,9 @@ class SWRankingRouter(Router):
         cfg = self.config
         recorded = self.data.embedder if hasattr(self, "data") else {}
         name = cfg.embedder or recorded.get("name") or DEFAULT_EMBEDDER
-        if cfg.embedder_config is not None:
-            section = dict(cfg.embedder_config)
-        elif recorded.get("name") == name:
-            section = dict(recorded.get("config") or {})
-        else:
-            section = {}
+        # Options given here go on top of those the battles were embedded with (same embedder only).
+        section = dict(recorded.get("config") or {}) if recorded.get("name") == name else {}
+        section.update(cfg.embedder_config or {})
         if recorded.get("name") and recorded["name"] != name:
             logger.warning(
                 "sw_ranking: battles were embedded with %r but prompts will be embedded with %r; "
@@ -189,6 +187,10 @@ class SWRankingRouter(Router):
             )
         self.first, self.second, self.counts, self.scores = pair_sums(ta, tb, score, group, len(data.prompts))
         self._keys = np.ascontiguousarray(data.embeddings, dtype=np.float64)
+        # Newton starts from the fit with every battle weighted equally (the weights only vary 10-fold).
+        self._init = fit_bradley_terry(
+            self.scores.sum(0), self.counts.sum(0), self.first, self.second, self.n_tiers, ridge=self.config.ridge
+        )
 
     # ---- scoring ----------------------------------------------------------------------------
 
@@ -209,6 +211,7 @@ class SWRankingRouter(Router):
                 self.second,
                 self.n_tiers,
                 ridge=self.config.ridge,
+                init=self._init,
             )
             gap = theta[:, self.strong_tier] - theta[:, self.weak_tier]
             out[start : start + step] = 1.0 / (1.0 + np.exp(-gap))
