@@ -133,7 +133,7 @@ def main() -> None:
     embedder = router.embedder
     embedder.embed(prompts[:8])  # load weights, warm up
 
-    embed_s, queries = timed(lambda: embedder.embed(prompts), max(1, args.repeats // 2))
+    embed_s, queries = timed(lambda: embedder.embed(prompts), 1)
     rank_s, batched = timed(lambda: router.win_rates_from_embeddings(queries), args.repeats)
     rank_single_s, single = timed(
         lambda: np.array([router.win_rates_from_embeddings(q[None])[0] for q in queries]), max(1, args.repeats // 2)
