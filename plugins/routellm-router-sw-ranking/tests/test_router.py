@@ -13,6 +13,9 @@ from routellm_router_sw_ranking.ranking_data import RankingData
 from routellm_router_sw_ranking.router import SWRankingRouter
 from typer.testing import CliRunner
 
+# The trained-folder fixture embeds the battle prompts with the real MiniLM (~5-8 s once per session).
+pytestmark = pytest.mark.slow
+
 
 class TestSWRankingContract(RouterContract):
     router_name = "sw_ranking"
