@@ -157,3 +157,14 @@ def test_train_refuses_to_overwrite(trained_folder):
     )
     assert result.exit_code != 0
     assert "--overwrite" in str(result.exception)
+
+
+def test_hub_folder_failure_says_what_to_do(monkeypatch):
+    import huggingface_hub
+
+    def offline(repo_id, revision=None):
+        raise OSError(f"no route to the hub for {repo_id}")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    with pytest.raises(ConfigError, match=r"cannot get 'someone/sw-ranking-data' from the Hugging Face Hub.*routellm train"):
+        SWRankingRouter.from_config({"checkpoint_path": "someone/sw-ranking-data"})
