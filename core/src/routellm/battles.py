@@ -66,10 +66,13 @@ def _first_turn(value: str) -> str:
     return value
 
 
-def load_battles(source: str | Path, *, split: str = "train") -> pl.DataFrame:
+def load_battles(source: str | Path, *, split: str = "train", row_index: bool = False) -> pl.DataFrame:
     """Load battles, normalised to columns ``prompt`` (first user turn), ``model_a``, ``model_b``,
     ``winner`` (one of :data:`WINNERS`) and ``preference`` (probability that model_b is better;
-    1.0 / 0.0 / 0.5 from the winner columns when the source has none)."""
+    1.0 / 0.0 / 0.5 from the winner columns when the source has none).
+
+    With ``row_index`` a ``row`` column keeps each battle's row number in the source, so data
+    aligned with the source rows (such as precomputed embeddings) can follow the filtering."""
     import polars as pl
 
     frame = read_table(source, split=split)
@@ -91,7 +94,10 @@ def load_battles(source: str | Path, *, split: str = "train") -> pl.DataFrame:
         if "preference" in frame.columns
         else pl.when(pl.col("winner_model_b") == 1).then(1.0).when(pl.col("winner_model_a") == 1).then(0.0).otherwise(0.5)
     )
+    if row_index:
+        frame = frame.with_row_index("row")
     out = frame.select(
+        *([pl.col("row")] if row_index else []),
         pl.col("prompt").cast(pl.String).map_elements(_first_turn, return_dtype=pl.String).alias("prompt"),
         pl.col("model_a").cast(pl.String),
         pl.col("model_b").cast(pl.String),

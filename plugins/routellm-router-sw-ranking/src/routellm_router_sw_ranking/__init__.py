@@ -1,0 +1,27 @@
+"""The ``sw_ranking`` router plugin: similarity-weighted Bradley-Terry ranking over arena battles.
+
+Hook module: import-light (numpy, polars and torch load only when the router is built or trained).
+"""
+
+from __future__ import annotations
+
+import routellm
+from routellm.records import RouterSpec
+
+
+@routellm.hookimpl
+def routellm_routers():
+    from routellm_router_sw_ranking.router import SWRankingRouter
+
+    yield RouterSpec(
+        name="sw_ranking",
+        router_class=SWRankingRouter,
+        description="Similarity-weighted Bradley-Terry ranking of model tiers over arena battles.",
+    )
+
+
+@routellm.hookimpl
+def routellm_register_commands(train):
+    from routellm_router_sw_ranking.train import train_command
+
+    train.command("sw_ranking")(train_command)

@@ -1,0 +1,138 @@
+"""Loading battles and their embeddings from the seed's config keys, and trained folders from the Hub."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from routellm.errors import ConfigError
+
+from routellm_router_sw_ranking.ranking_data import (
+    DEFAULT_NUM_TIERS,
+    DEFAULT_RIDGE,
+    RankingData,
+    distinct_prompts,
+    embed_prompts,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Column holding the vectors in the seed's embedding datasets (``routellm/arena_battles_embeddings``).
+EMBEDDING_COLUMN = "embeddings"
+
+
+def load_embeddings(source: str, *, split: str = "train") -> np.ndarray:
+    """Per-battle embeddings: a local ``.npy`` / ``.safetensors`` file, or a table (local parquet/jsonl or a
+    Hugging Face dataset id, as the seed's ``arena_embedding_datasets``) with an ``embeddings`` column."""
+    from routellm.battles import read_table
+
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix in {".npy", ".safetensors"}:
+        if not path.is_file():
+            raise ConfigError(f"router 'sw_ranking': embeddings file not found: {path}")
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False).astype(np.float32, copy=False)
+        from safetensors.numpy import load_file
+
+        tensors = load_file(path)
+        if EMBEDDING_COLUMN in tensors:
+            return tensors[EMBEDDING_COLUMN].astype(np.float32, copy=False)
+        if len(tensors) == 1:
+            return next(iter(tensors.values())).astype(np.float32, copy=False)
+        raise ConfigError(f"router 'sw_ranking': {path} holds {sorted(tensors)}; name the tensor '{EMBEDDING_COLUMN}'")
+    frame = read_table(source, split=split)
+    if EMBEDDING_COLUMN not in frame.columns:
+        raise ConfigError(
+            f"router 'sw_ranking': {source} has no '{EMBEDDING_COLUMN}' column (columns: {', '.join(frame.columns)})"
+        )
+    import polars as pl
+
+    column = frame[EMBEDDING_COLUMN]
+    if isinstance(column.dtype, pl.Array):
+        return column.to_numpy().astype(np.float32)
+    if not isinstance(column.dtype, pl.List):
+        raise ConfigError(f"router 'sw_ranking': {source}: '{EMBEDDING_COLUMN}' must hold lists of floats, not {column.dtype}")
+    if column.list.len().n_unique() > 1:
+        raise ConfigError(f"router 'sw_ranking': {source}: embeddings of different lengths")
+    return column.explode().to_numpy().astype(np.float32).reshape(frame.height, -1)
+
+
+def from_seed_config(
+    battle_sources: Sequence[str],
+    embedding_sources: Sequence[str] | None,
+    *,
+    embedder: Any,
+    embedder_record: Mapping[str, Any],
+    num_tiers: int | None = None,
+    split: str = "train",
+    ridge: float = DEFAULT_RIDGE,
+) -> RankingData:
+    """The seed's ``arena_battle_datasets`` / ``arena_embedding_datasets``: concatenated battles, each
+    battle source paired with the embeddings source at the same position (one vector per row). Without
+    embedding sources the distinct prompts are embedded now with ``embedder``."""
+    import polars as pl
+    from routellm.battles import load_battles
+
+    if not battle_sources:
+        raise ConfigError("router 'sw_ranking': arena_battle_datasets is empty")
+    if embedding_sources is not None and len(embedding_sources) != len(battle_sources):
+        raise ConfigError(
+            f"router 'sw_ranking': {len(battle_sources)} arena_battle_datasets but {len(embedding_sources)} "
+            "arena_embedding_datasets; give one embeddings source per battles source, in the same order"
+        )
+    frames, vectors = [], []
+    for i, source in enumerate(battle_sources):
+        battles = load_battles(source, split=split, row_index=True)
+        if embedding_sources is not None:
+            emb = load_embeddings(embedding_sources[i], split=split)
+            rows = battles["row"].to_numpy()
+            if rows.size and rows.max() >= len(emb):
+                raise ConfigError(
+                    f"router 'sw_ranking': {embedding_sources[i]} has {len(emb)} embeddings but {source} has "
+                    f"at least {rows.max() + 1} rows; the two must be aligned row by row"
+                )
+            vectors.append(emb[rows])
+        frames.append(battles.drop("row"))
+    battles = pl.concat(frames)
+    label = ", ".join(battle_sources)
+    if embedding_sources is not None:
+        embeddings = np.concatenate(vectors)
+    else:
+        prompts = distinct_prompts(battles)
+        logger.warning(
+            "sw_ranking: embedding %d battle prompts now; `routellm train sw_ranking` stores them once", len(prompts)
+        )
+        embeddings = embed_prompts(prompts, embedder, progress=True)
+    return RankingData.from_battles(
+        battles,
+        embeddings,
+        num_tiers=num_tiers or DEFAULT_NUM_TIERS,
+        embedder=embedder_record,
+        source=label,
+        ridge=ridge,
+    )
+
+
+def resolve_folder(path_or_id: str, revision: str | None = None) -> Path:
+    """A local trained folder: ``path_or_id`` itself, or a snapshot of that Hugging Face Hub repository."""
+    path = Path(path_or_id).expanduser()
+    if path.is_dir():
+        return path
+    if path.is_absolute() or path_or_id.startswith((".", "~")) or path_or_id.count("/") != 1:
+        raise ConfigError(
+            f"router 'sw_ranking': trained folder not found: {path}; "
+            "make one with `routellm train sw_ranking --battles SOURCE --out DIR`"
+        )
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(path_or_id, revision=revision))
+    except Exception as exc:
+        raise ConfigError(
+            f"router 'sw_ranking': cannot get '{path_or_id}' from the Hugging Face Hub ({type(exc).__name__}); "
+            "pass a local folder made by `routellm train sw_ranking`"
+        ) from None
