@@ -10,7 +10,6 @@ import time
 import httpx
 import openai
 import pytest
-
 from routellm.testing import openai_upstream, routing_server
 
 STRONG = "gpt-4-1106-preview"

@@ -39,15 +39,11 @@ def read_table(source: str | Path, *, split: str = "train") -> pl.DataFrame:
             return pl.read_json(path)
         if suffix == ".csv":
             return pl.read_csv(path, infer_schema_length=10000)
-        raise ConfigError(
-            f"{path}: unsupported file type '{suffix}' (use {', '.join(sorted(LOCAL_SUFFIXES))})"
-        )
+        raise ConfigError(f"{path}: unsupported file type '{suffix}' (use {', '.join(sorted(LOCAL_SUFFIXES))})")
     try:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is in the train extra
-        raise ConfigError(
-            f"loading '{source}' from the Hugging Face Hub needs `pip install datasets`"
-        ) from exc
+        raise ConfigError(f"loading '{source}' from the Hugging Face Hub needs `pip install datasets`") from exc
     try:
         dataset = datasets.load_dataset(str(source), split=split)
     except Exception as exc:
@@ -93,11 +89,7 @@ def load_battles(source: str | Path, *, split: str = "train") -> pl.DataFrame:
     preference = (
         pl.col("preference").cast(pl.Float64)
         if "preference" in frame.columns
-        else pl.when(pl.col("winner_model_b") == 1)
-        .then(1.0)
-        .when(pl.col("winner_model_a") == 1)
-        .then(0.0)
-        .otherwise(0.5)
+        else pl.when(pl.col("winner_model_b") == 1).then(1.0).when(pl.col("winner_model_a") == 1).then(0.0).otherwise(0.5)
     )
     out = frame.select(
         pl.col("prompt").cast(pl.String).map_elements(_first_turn, return_dtype=pl.String).alias("prompt"),

@@ -18,9 +18,7 @@ DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option(
-        "--config", "-c", help="YAML config: router name -> options (the seed's format) or sections."
-    ),
+    typer.Option("--config", "-c", help="YAML config: router name -> options (the seed's format) or sections."),
 ]
 
 
@@ -47,8 +45,7 @@ def build_app() -> typer.Typer:
     @app.callback()
     def _root(
         version: Annotated[
-            bool,
-            typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+            bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
         ] = False,
         verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
     ) -> None:
@@ -91,8 +88,7 @@ def plugins_command(
                 }
             )
     failures = [
-        {"name": f.name, "distribution": f.distribution, "error": f.error}
-        for f in get_plugin_manager().failures
+        {"name": f.name, "distribution": f.distribution, "error": f.error} for f in get_plugin_manager().failures
     ]
     if as_json:
         typer.echo(json.dumps({"plugins": rows, "failed": failures}, indent=2))
@@ -102,28 +98,19 @@ def plugins_command(
     widths = [max([len(h)] + [len(str(r[k] or "-")) for r in rows]) for h, k in _COLUMNS]
     typer.echo("  ".join(h.ljust(w) for (h, _), w in zip(_COLUMNS, widths, strict=True)).rstrip())
     for r in rows:
-        typer.echo(
-            "  ".join(str(r[k] or "-").ljust(w) for (_, k), w in zip(_COLUMNS, widths, strict=True)).rstrip()
-        )
+        typer.echo("  ".join(str(r[k] or "-").ljust(w) for (_, k), w in zip(_COLUMNS, widths, strict=True)).rstrip())
     for f in failures:
         typer.echo(f"failed to load plugin {f['name']} ({f['distribution'] or '?'}): {f['error']}", err=True)
 
 
-_COLUMNS = [
-    ("KIND", "kind"),
-    ("NAME", "name"),
-    ("DISTRIBUTION", "distribution"),
-    ("VERSION", "version"),
-    ("DESCRIPTION", "description"),
-]
+_COLUMNS = [("KIND", "kind"), ("NAME", "name"), ("DISTRIBUTION", "distribution"), ("VERSION", "version"), ("DESCRIPTION", "description")]
 
 
 def route_command(
     prompt: Annotated[str, typer.Argument(help="The user prompt to route.")],
     router: Annotated[str, typer.Option("--router", "-r", help="Router name, e.g. mf or random.")],
     threshold: Annotated[
-        float,
-        typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Strong model at or above this win rate."),
+        float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Strong model at or above this win rate.")
     ],
     config: ConfigOption = None,
     strong_model: Annotated[str, typer.Option(help="Name printed for the strong model.")] = DEFAULT_STRONG,
@@ -140,9 +127,7 @@ def route_command(
     models = ModelPair(strong=strong_model, weak=weak_model)
     chosen = choose_model(win_rate, [threshold], models.tiers)
     if as_json:
-        typer.echo(
-            json.dumps({"router": router, "threshold": threshold, "win_rate": win_rate, "model": chosen})
-        )
+        typer.echo(json.dumps({"router": router, "threshold": threshold, "win_rate": win_rate, "model": chosen}))
     else:
         tier = "strong" if chosen == models.strong else "weak"
         typer.echo(f"strong win rate: {win_rate:.4f}")

@@ -63,9 +63,7 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
     if data is None:
         return Config(path=path)
     if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"{where}: the top level must be a mapping of router names or sections, got {type(data).__name__}"
-        )
+        raise ConfigError(f"{where}: the top level must be a mapping of router names or sections, got {type(data).__name__}")
     if "routers" in data:
         unknown = [key for key in data if key not in SECTIONS]
         if unknown:

@@ -60,9 +60,7 @@ class PluginManager(pluggy.PluginManager):
 
     def info_for(self, plugin: object) -> PluginInfo:
         """Provenance of a registered plugin."""
-        return self.info.get(
-            id(plugin), PluginInfo(name=self.get_name(plugin) or "?", distribution=None, version=None)
-        )
+        return self.info.get(id(plugin), PluginInfo(name=self.get_name(plugin) or "?", distribution=None, version=None))
 
     def load_builtins(self) -> None:
         from routellm import __version__

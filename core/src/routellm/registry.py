@@ -110,9 +110,7 @@ def _as_iterable(records: Any, plugin: str, hook: str) -> Iterable[Any]:
     try:
         return list(records)
     except TypeError:
-        raise PluginError(
-            f"plugin {plugin!r}: {hook} must yield records, returned {type(records).__name__}"
-        ) from None
+        raise PluginError(f"plugin {plugin!r}: {hook} must yield records, returned {type(records).__name__}") from None
 
 
 def _lookup(table: Mapping[str, S], name: str, kind: str) -> S:
