@@ -115,7 +115,9 @@ class UpstreamError(Exception):
             detail = msgspec.json.decode(body).get("error", {}).get("message")
         except (msgspec.DecodeError, AttributeError):
             detail = None
-        super().__init__(f"upstream for model '{model}' answered {status}: {detail or body[:200]!r}")
+        if not detail:
+            detail = body[:200].decode("utf-8", "replace")
+        super().__init__(f"upstream for model '{model}' answered {status}: {detail}")
 
 
 _decode_completion = msgspec.json.Decoder(ChatCompletion).decode
