@@ -31,10 +31,11 @@ def _fresh_upstream(upstream):
     upstream.reset()
 
 
-@pytest.fixture(scope="module")
-def server(upstream):
-    """A server with fast retries and a short read timeout, fallback off."""
-    with routing_server(upstream.base_url, server={"timeouts": {"read": 1.0}, "retries": 2}) as (url, app):
+@pytest.fixture(scope="module", params=["aiohttp", "httpx"])
+def server(upstream, request):
+    """A server with fast retries and a short read timeout, fallback off, on each upstream transport."""
+    options = {"timeouts": {"read": 1.0}, "retries": 2, "http_transport": request.param}
+    with routing_server(upstream.base_url, server=options) as (url, app):
         yield url, app
 
 
@@ -246,14 +247,17 @@ class TestResilience:
         assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "echo: hello there"
         assert len(upstream.requests) == 2
 
-    def test_slow_upstream_times_out_with_504(self, client, upstream):
+    def test_slow_upstream_times_out_with_504(self, client, upstream, url):
         upstream.delay = 1.5
         start = time.perf_counter()
         with pytest.raises(openai.APIStatusError) as info:
             client.chat.completions.create(model="router-random-0", messages=MESSAGES)
         assert info.value.status_code == 504
         assert info.value.body["code"] == "upstream_timeout"
+        assert info.value.body["message"] == f"upstream for model '{STRONG}' failed: read_timeout"
         assert time.perf_counter() - start < 1.45
+        assert len(upstream.requests) == 1  # a read timeout is not retried
+        assert f'routellm_upstream_errors_total{{model="{STRONG}",kind="read_timeout"}}' in metrics_text(url)
 
     def test_connection_dropped_mid_stream_ends_with_an_error(self, client, upstream, url):
         upstream.drop_after = 2
@@ -263,7 +267,10 @@ class TestResilience:
             for chunk in stream:
                 received.append(chunk)
         assert len(received) == 2
-        assert "stream_RemoteProtocolError" in metrics_text(url)
+        assert (
+            f'routellm_upstream_errors_total{{model="{STRONG}",kind="stream_disconnected"}} 1'
+            in metrics_text(url)
+        )
 
     def test_client_disconnect_closes_the_upstream_stream(self, url, upstream):
         upstream.chunk_delay = 0.2
@@ -351,7 +358,7 @@ class TestFallback:
             with pytest.raises(openai.APIStatusError) as info:
                 c.chat.completions.create(model="router-random-0", messages=MESSAGES)
             assert info.value.status_code == 502
-            assert info.value.body["message"] == f"upstream for model '{STRONG}' failed: ConnectError"
+            assert info.value.body["message"] == f"upstream for model '{STRONG}' failed: connect_failed"
             text = metrics_text(url)
         # The upstream key shows nowhere: not in the error, the metrics or the logs.
         assert UPSTREAM_KEY not in str(info.value.body) and UPSTREAM_KEY not in text

@@ -32,7 +32,7 @@ from routellm.config import Config, load_config, parse_config
 from routellm.engine import Decision, RequestError, RoutingEngine
 from routellm.routing import ModelPair
 from routellm.server.settings import Overrides, ServeSettings, resolve_settings
-from routellm.server.upstream import Attempt, UpstreamClient, UpstreamFailure, build_client
+from routellm.server.upstream import Attempt, UpstreamClient, UpstreamFailure, build_client, failure_kind
 
 
 class FunctionCall(msgspec.Struct):
@@ -271,7 +271,7 @@ class Controller(AbstractContextManager):
                 yield chunk
         except httpx.HTTPError as exc:
             raise UpstreamFailure(
-                f"upstream stream for model '{attempt.upstream.name}' broke: {type(exc).__name__}"
+                f"upstream stream for model '{attempt.upstream.name}' broke: {failure_kind(exc)}"
             ) from None
 
     def completion(self, *, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:

@@ -28,7 +28,14 @@ from routellm.model_names import format_model_name
 from routellm.server.metrics import ServerMetrics
 from routellm.server.schemas import Health, ModelCard, ModelList, UsageOnly, error_json, sse_error
 from routellm.server.settings import ServeSettings
-from routellm.server.upstream import Attempt, UpstreamClient, UpstreamFailure, build_client, relay
+from routellm.server.upstream import (
+    Attempt,
+    UpstreamClient,
+    UpstreamFailure,
+    build_client,
+    failure_kind,
+    relay,
+)
 
 log = logging.getLogger("routellm.server")
 
@@ -233,7 +240,7 @@ async def _relay(state: _State, attempt: Attempt, scan_usage: bool) -> AsyncIter
             if scan_usage:
                 tail = _scan_usage(state.metrics, served, tail + chunk)
     except httpx.HTTPError as exc:
-        kind = type(exc).__name__
+        kind = failure_kind(exc)
         state.metrics.upstream_errors.inc(served, f"stream_{kind}")
         log.warning("upstream stream for model '%s' broke: %s", served, kind)
         yield sse_error(f"upstream stream for model '{served}' broke: {kind}")

@@ -104,6 +104,8 @@ class ServerSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     fallback: bool = False
     #: Upstream connection pool size (shared by all requests of one worker).
     max_connections: int = 512
+    #: The pooled client's transport: aiohttp's pool under httpx's API, httpx's own, or auto.
+    http_transport: Literal["auto", "aiohttp", "httpx"] = "auto"
     #: Thresholds listed by ``GET /v1/models`` for each router (any threshold may be called).
     listed_thresholds: list[float] = msgspec.field(default_factory=lambda: [0.5])
     #: Worker threads scoring non-inline routers (torch, network embedders).
