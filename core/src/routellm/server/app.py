@@ -21,7 +21,9 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
-from litestar.response import Stream
+from litestar.response.base import ASGIResponse
+from litestar.response.streaming import ASGIStreamingResponse
+from litestar.types import ASGIApp
 
 from routellm.engine import Decision, RequestError, RoutingEngine
 from routellm.model_names import format_model_name
@@ -42,15 +44,15 @@ log = logging.getLogger("routellm.server")
 JSON = "application/json"
 SSE = "text/event-stream"
 #: Upstream headers worth passing on to the client.
-_FORWARD_PREFIXES = ("x-ratelimit-", "x-request-id", "openai-")
+_FORWARD_PREFIXES = (b"x-ratelimit-", b"x-request-id", b"openai-")
+JSON_BYTES = JSON.encode()
 _decode = msgspec.json.Decoder().decode
 _decode_usage = msgspec.json.Decoder(UsageOnly).decode
 
 
-def _error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> Response:
-    return Response(
-        content=error_json(status, message, param=param, code=code), status_code=status, media_type=JSON
-    )
+def _error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> ASGIResponse:
+    body = error_json(status, message, param=param, code=code)
+    return ASGIResponse(body=body, status_code=status, media_type=JSON)
 
 
 def _http_exception_handler(_: Request, exc: HTTPException) -> Response:
@@ -61,10 +63,8 @@ def _http_exception_handler(_: Request, exc: HTTPException) -> Response:
         405: "method not allowed",
     }
     message = messages.get(status) or str(exc.detail)
-    response = _error(status, message)
-    if status == 401:
-        response.headers["www-authenticate"] = "Bearer"
-    return response
+    headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    return Response(content=error_json(status, message), status_code=status, media_type=JSON, headers=headers)
 
 
 def _internal_error_handler(request: Request, exc: Exception) -> Response:
@@ -118,8 +118,6 @@ def create_app(
                 engine.close()
 
     def require_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-        if not state.keys:
-            return
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token:
@@ -128,11 +126,14 @@ def create_app(
                 return
         raise NotAuthorizedException("missing or invalid API key: send 'Authorization: Bearer <key>'")
 
-    @post("/v1/chat/completions", guards=[require_key], status_code=200)
-    async def chat_completions(request: Request) -> Response:
+    # No guard at all without keys: nothing to run per request.
+    guards = [require_key] if state.keys else []
+
+    @post("/v1/chat/completions", guards=guards, status_code=200)
+    async def chat_completions(request: Request) -> ASGIApp:
         return await _chat(state, await request.body())
 
-    @get("/v1/models", guards=[require_key])
+    @get("/v1/models", guards=guards)
     async def list_models() -> Response:
         cards = [
             ModelCard(format_model_name(name, t), state.created, "routellm")
@@ -164,21 +165,27 @@ def create_app(
     return app
 
 
-def _decision_headers(decision: Decision, attempt: Attempt) -> dict[str, str]:
-    headers = {"x-routellm-model": attempt.upstream.name}
+def _decision_headers(decision: Decision, attempt: Attempt) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Response headers (already encoded) and the upstream's content type."""
+    headers = [(b"x-routellm-model", attempt.upstream.name.encode())]
     if decision.router is not None:
-        headers["x-routellm-router"] = decision.router
-        headers["x-routellm-threshold"] = f"{decision.threshold:g}"
-        headers["x-routellm-win-rate"] = f"{decision.win_rate:.6g}"
+        headers.append((b"x-routellm-router", decision.router.encode()))
+        headers.append((b"x-routellm-threshold", f"{decision.threshold:g}".encode()))
+        headers.append((b"x-routellm-win-rate", f"{decision.win_rate:.6g}".encode()))
     if attempt.fell_back_from is not None:
-        headers["x-routellm-fallback-from"] = attempt.fell_back_from
-    for key, value in attempt.response.headers.items():
-        if key.startswith(_FORWARD_PREFIXES):
-            headers[key] = value
-    return headers
+        headers.append((b"x-routellm-fallback-from", attempt.fell_back_from.encode()))
+    content_type = JSON_BYTES
+    for key, value in attempt.response.headers.raw:
+        key = key.lower()
+        if key == b"content-type":
+            content_type = value
+        elif key.startswith(_FORWARD_PREFIXES):
+            headers.append((key, value))
+    return headers, content_type
 
 
-async def _chat(state: _State, raw: bytes) -> Response:
+async def _chat(state: _State, raw: bytes) -> ASGIApp:
+    """Route one chat completion request; the hot path builds low-level ASGI responses directly."""
     metrics = state.metrics
     try:
         body = _decode(raw)
@@ -210,13 +217,13 @@ async def _chat(state: _State, raw: bytes) -> Response:
         metrics.fallbacks.inc(attempt.fell_back_from, served)
     status = response.status_code
     metrics.requests.inc(router, served, str(status))
-    headers = _decision_headers(decision, attempt)
-    media_type = response.headers.get("content-type", JSON)
+    headers, content_type = _decision_headers(decision, attempt)
+    headers.append((b"content-type", content_type))
     if attempt.chunks is not None:
         options = body.get("stream_options")
         scan = isinstance(options, dict) and bool(options.get("include_usage"))
-        return Stream(
-            _relay(state, attempt, scan), status_code=status, media_type=media_type, headers=headers
+        return ASGIStreamingResponse(
+            iterator=_relay(state, attempt, scan), status_code=status, encoded_headers=headers
         )
     content = response.content
     if status == 200:
@@ -227,7 +234,7 @@ async def _chat(state: _State, raw: bytes) -> Response:
         if usage is not None:
             metrics.tokens.inc(served, "prompt", amount=usage.prompt_tokens)
             metrics.tokens.inc(served, "completion", amount=usage.completion_tokens)
-    return Response(content=content, status_code=status, media_type=media_type, headers=headers)
+    return ASGIResponse(body=content, status_code=status, encoded_headers=headers)
 
 
 async def _relay(state: _State, attempt: Attempt, scan_usage: bool) -> AsyncIterator[bytes]:

@@ -13,6 +13,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable
+from http.cookiejar import CookieJar
 from typing import Any
 
 import httpx
@@ -111,7 +112,16 @@ def build_client(server: ServerSection) -> httpx.AsyncClient:
                 ) from None
         else:
             transport = AiohttpTransport(limits=limits)
-    return httpx.AsyncClient(transport=transport, timeout=timeout, limits=limits, follow_redirects=False)
+    return httpx.AsyncClient(
+        transport=transport, timeout=timeout, limits=limits, follow_redirects=False, cookies=_NoCookies()
+    )
+
+
+class _NoCookies(CookieJar):
+    """Never store upstream cookies: the client is shared by every caller (and parsing them is slow)."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -140,6 +150,7 @@ class UpstreamClient:
         self.upstreams = settings.upstreams
         self._on_error = on_error or (lambda model, kind: None)
         self._headers: dict[str, dict[str, str]] = {}
+        self._urls = {name: httpx.URL(upstream.chat_url) for name, upstream in self.upstreams.items()}
         for name, upstream in self.upstreams.items():
             headers = {"content-type": "application/json", "accept-encoding": "identity"}
             if upstream.api_key is not None:
@@ -161,11 +172,12 @@ class UpstreamClient:
         payload = body if body.get("model") == upstream.model else {**body, "model": upstream.model}
         content = _encode(payload)
         headers = self._headers[model]
+        url = self._urls[model]
         retries = self.server.retries
         last_error: UpstreamFailure | None = None
         for attempt in range(retries + 1):
             start = time.perf_counter()
-            request = self.client.build_request("POST", upstream.chat_url, content=content, headers=headers)
+            request = self.client.build_request("POST", url, content=content, headers=headers)
             response: httpx.Response | None = None
             try:
                 response = await self.client.send(request, stream=True)
