@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import shlex
 import socket
 import statistics
 import subprocess
@@ -29,7 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PROMPT = "Write a short poem about routers that choose between a large and a small language model for each prompt."
+PROMPT = (
+    "Write a short poem about routers that choose between a large and a small language model for each prompt."
+)
 
 
 def free_port() -> int:
@@ -39,7 +40,9 @@ def free_port() -> int:
 
 
 def request_bytes(port: int, path: str, model: str) -> bytes:
-    body = json.dumps({"model": model, "messages": [{"role": "user", "content": PROMPT}], "temperature": 0}).encode()
+    body = json.dumps(
+        {"model": model, "messages": [{"role": "user", "content": PROMPT}], "temperature": 0}
+    ).encode()
     head = (
         f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
         f"authorization: Bearer sk-bench\r\ncontent-length: {len(body)}\r\n\r\n"
@@ -126,6 +129,43 @@ def wait_ready(port: int, payload: bytes, process: subprocess.Popen, timeout: fl
     raise RuntimeError(f"port {port} not ready after {timeout}s")
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of ``pid`` and its descendants (Linux /proc), ``None`` elsewhere."""
+    try:
+        stats = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    except OSError:
+        return None
+    family, total = {pid}, 0
+    changed = True
+    while changed:
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in family and child not in family:
+                family.add(child)
+                changed = True
+    for member in family:
+        total += stats.get(member, (0, 0))[1]
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def measure(port: int, payload: bytes, connections: int, seconds: float, pid: int | None) -> dict:
+    """One load run; adds the server's CPU milliseconds per request when its pid is known."""
+    run(load(port, payload, connections, 0.3, warmup=0))
+    before = cpu_seconds(pid) if pid else None
+    result = run(load(port, payload, connections, seconds, warmup=0))
+    after = cpu_seconds(pid) if pid else None
+    if before is not None and after is not None:
+        result["cpu_ms_per_request"] = 1000 * (after - before) / max(1, result["requests"] + result["errors"])
+    return result
+
+
 def start(cmd: list[str] | str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
@@ -134,16 +174,21 @@ def start(cmd: list[str] | str) -> subprocess.Popen:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3, help="Interleaved rounds; medians are reported.")
     parser.add_argument("--seconds", type=float, default=2.0, help="Seconds per measurement.")
     parser.add_argument("--max-connections", type=int, nargs="+", default=[16, 32, 64])
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1], help="Also measure --workers N servers."
+    )
     parser.add_argument("--other-server", help="Another server command to measure ({port}, {upstream}).")
     parser.add_argument("--other-model", default="router-random-0.5")
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "serve_latency.json")
     args = parser.parse_args()
 
-    up_port, srv_port = free_port(), free_port()
+    up_port = free_port()
     python = sys.executable
     upstream = start(
         [
@@ -153,42 +198,51 @@ def main() -> None:
             f"uvicorn.run(u, host='127.0.0.1', port={up_port}, log_level='warning', access_log=False)",
         ]
     )
-    server_cmd = [
-        python, "-m", "routellm.cli", "serve", "--routers", "random", "--port", str(srv_port),
-        "--base-url", f"http://127.0.0.1:{up_port}/v1", "--api-key", "sk-upstream",
-    ]  # fmt: skip
-    server = start(server_cmd)
-    procs = [upstream, server]
+    procs = [upstream]
     targets = {
-        "direct": (up_port, request_bytes(up_port, "/v1/chat/completions", "gpt-4-1106-preview")),
-        "routellm": (srv_port, request_bytes(srv_port, "/v1/chat/completions", "router-random-0.5")),
+        "direct": (up_port, request_bytes(up_port, "/v1/chat/completions", "gpt-4-1106-preview"), upstream)
     }
+    for workers in args.workers:
+        port = free_port()
+        server = start(
+            [
+                python, "-m", "routellm.cli", "serve", "--routers", "random", "--port", str(port),
+                "--base-url", f"http://127.0.0.1:{up_port}/v1", "--api-key", "sk-upstream", "--workers", str(workers),
+            ]
+        )  # fmt: skip
+        procs.append(server)
+        name = "routellm" if workers == 1 else f"routellm-w{workers}"
+        targets[name] = (port, request_bytes(port, "/v1/chat/completions", "router-random-0.5"), server)
     if args.other_server:
         other_port = free_port()
         cmd = args.other_server.format(port=other_port, upstream=f"http://127.0.0.1:{up_port}/v1")
-        procs.append(start(shlex.split(cmd) if "{" not in cmd else cmd))
-        targets["other"] = (other_port, request_bytes(other_port, "/v1/chat/completions", args.other_model))
+        other = start(cmd)
+        procs.append(other)
+        targets["other"] = (
+            other_port,
+            request_bytes(other_port, "/v1/chat/completions", args.other_model),
+            other,
+        )
     try:
-        wait_ready(up_port, targets["direct"][1], upstream)
-        wait_ready(srv_port, targets["routellm"][1], server)
-        if args.other_server:
-            wait_ready(targets["other"][0], targets["other"][1], procs[2], timeout=180)
+        for port, payload, proc in targets.values():
+            wait_ready(port, payload, proc, timeout=180)
         runs: dict[str, dict[int, list[dict]]] = {name: {} for name in targets}
         for round_ in range(args.rounds):
             for connections in (1, 16):
-                for name, (port, payload) in targets.items():
-                    result = run(load(port, payload, connections, args.seconds))
+                for name, (port, payload, proc) in targets.items():
+                    result = measure(port, payload, connections, args.seconds, proc.pid)
                     runs[name].setdefault(connections, []).append(result)
                     print(
                         f"round {round_ + 1} {name:9s} c={connections:<3d} p50 {result['p50_ms']:.3f} ms  "
-                        f"p99 {result['p99_ms']:.3f} ms  {result['rps']:.0f} req/s",
+                        f"p99 {result['p99_ms']:.3f} ms  {result['rps']:.0f} req/s  "
+                        f"cpu {result.get('cpu_ms_per_request', float('nan')):.3f} ms/req",
                         flush=True,
                     )
         peak: dict[str, dict] = {}
-        for name, (port, payload) in targets.items():
+        for name, (port, payload, proc) in targets.items():
             best = None
             for connections in args.max_connections:
-                result = run(load(port, payload, connections, args.seconds))
+                result = measure(port, payload, connections, args.seconds, proc.pid)
                 print(f"max-rps   {name:9s} c={connections:<3d} {result['rps']:.0f} req/s", flush=True)
                 if best is None or result["rps"] > best["rps"]:
                     best = result
@@ -209,11 +263,14 @@ def main() -> None:
     for name in targets:
         entry = {"max_rps": peak[name]["rps"], "max_rps_connections": peak[name]["connections"]}
         for connections in (1, 16):
-            for key in ("p50_ms", "p99_ms", "rps"):
-                entry[f"c{connections}_{key}"] = med(name, connections, key)
+            for key in ("p50_ms", "p99_ms", "rps", "cpu_ms_per_request"):
+                if all(key in r for r in runs[name][connections]):
+                    entry[f"c{connections}_{key}"] = med(name, connections, key)
             if name != "direct":
                 for key in ("p50_ms", "p99_ms"):
-                    entry[f"c{connections}_added_{key}"] = med(name, connections, key) - med("direct", connections, key)
+                    entry[f"c{connections}_added_{key}"] = med(name, connections, key) - med(
+                        "direct", connections, key
+                    )
         summary["servers"][name] = entry
     print(json.dumps(summary, indent=2))
     args.output.parent.mkdir(parents=True, exist_ok=True)
