@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from http.cookiejar import CookieJar
 from typing import Any
 
+import anyio
 import httpx
 import msgspec
 
@@ -262,4 +263,7 @@ async def relay(attempt: Attempt) -> AsyncIterator[bytes]:
                 if chunk:
                     yield chunk
     finally:
-        await response.aclose()
+        # Shielded: on a client disconnect this runs inside a cancelled scope, and the upstream
+        # stream must still be closed rather than left to the garbage collector.
+        with anyio.CancelScope(shield=True):
+            await response.aclose()
