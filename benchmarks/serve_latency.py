@@ -167,10 +167,14 @@ def measure(port: int, payload: bytes, connections: int, seconds: float, pid: in
 
 
 def start(cmd: list[str] | str) -> subprocess.Popen:
+    """Start a process; its output goes to a temporary file (a full pipe would stall a chatty server)."""
+    import tempfile
+
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(
-        cmd, shell=isinstance(cmd, str), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    with tempfile.TemporaryFile() as log:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            cmd, shell=isinstance(cmd, str), env=env, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def main() -> None:
