@@ -241,6 +241,12 @@ class TestResilience:
         assert info.value.body["message"] == "bad tool schema"
         assert len(upstream.requests) == 1
 
+    def test_stream_request_refused_upstream_is_passed_back(self, client, upstream):
+        upstream.fail(400, body={"error": {"message": "context too long", "type": "invalid_request_error"}})
+        with pytest.raises(openai.BadRequestError) as info:
+            client.chat.completions.create(model="router-random-0", messages=MESSAGES, stream=True)
+        assert info.value.body["message"] == "context too long"
+
     def test_stream_retries_before_first_byte(self, client, upstream):
         upstream.fail(500)
         stream = client.chat.completions.create(model="router-random-0", messages=MESSAGES, stream=True)

@@ -189,14 +189,14 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
     metrics = state.metrics
     try:
         body = _decode(raw)
-    except msgspec.DecodeError:
-        return _error(400, "the request body is not valid JSON")
-    if not isinstance(body, dict):
-        return _error(400, "the request body must be a JSON object")
-    if "messages" not in body:
-        return _error(400, "missing required parameter 'messages'", param="messages")
-    try:
+        if not isinstance(body, dict):
+            raise RequestError("the request body must be a JSON object")
+        if "messages" not in body:
+            raise RequestError("missing required parameter 'messages'", param="messages")
         decision = await state.engine.adecide(body.get("model"), body["messages"])
+    except msgspec.DecodeError:
+        metrics.requests.inc("-", "-", "400")
+        return _error(400, "the request body is not valid JSON")
     except RequestError as exc:
         metrics.requests.inc("-", "-", "400")
         return _error(400, str(exc), param=exc.param, code=exc.code)
@@ -251,6 +251,11 @@ async def _relay(state: _State, attempt: Attempt, scan_usage: bool) -> AsyncIter
         state.metrics.upstream_errors.inc(served, f"stream_{kind}")
         log.warning("upstream stream for model '%s' broke: %s", served, kind)
         yield sse_error(f"upstream stream for model '{served}' broke: {kind}")
+    except Exception as exc:  # never leave the client with a half-open stream and no reason
+        log.error("relaying the stream from model '%s' failed", served, exc_info=exc)
+        yield sse_error(
+            "internal server error while relaying the stream; see the server log", code="server_error"
+        )
 
 
 def _scan_usage(metrics: ServerMetrics, model: str, data: bytes) -> bytes:

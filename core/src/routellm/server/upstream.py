@@ -209,8 +209,11 @@ class UpstreamClient:
                 kind = failure_kind(exc)
                 self._on_error(model, kind)
                 if kind not in RETRYABLE_KINDS:
+                    timeout = kind.endswith("timeout")
                     raise UpstreamFailure(
-                        f"upstream for model '{model}' failed: {kind}", status=504, kind="upstream_timeout"
+                        f"upstream for model '{model}' failed: {kind}",
+                        status=504 if timeout else 502,
+                        kind="upstream_timeout" if timeout else "upstream_error",
                     ) from None
                 last_error = UpstreamFailure(f"upstream for model '{model}' failed: {kind}", status=502)
                 if attempt < retries:
