@@ -93,7 +93,8 @@ server:
                         model="router-random-1", messages=[{"role": "user", "content": "c d"}], stream=True
                     )
                 )
-            assert strong.model == "big" and weak.model == "small-upstream"
+            assert strong.model == "big" and weak.model == "small"  # the name clients see, not the upstream's
+            assert all(x.model == "small" for x in chunks)
             assert "".join(x.choices[0].delta.content or "" for x in chunks if x.choices) == "echo: c d"
             assert strong_up.headers[0]["authorization"] == "Bearer sk-e2e-strong"
             assert weak_up.headers[0]["authorization"] == "Bearer sk-e2e-weak"

@@ -144,6 +144,25 @@ class TestChatCompletions:
         assert "x-routellm-router" not in reply.headers
 
 
+def test_upstream_model_names_are_mapped_back(upstream):
+    models = {
+        "strong": {"name": "big", "base_url": upstream.base_url, "model": "vendor/big-2024"},
+        "weak": {"name": "small", "base_url": upstream.base_url},
+    }
+    with (
+        routing_server(upstream.base_url, models=models) as (url, _),
+        openai.OpenAI(base_url=url, api_key="x", max_retries=0) as c,
+    ):
+        reply = c.chat.completions.create(model="router-random-0", messages=MESSAGES, n=2)
+        chunks = list(c.chat.completions.create(model="router-random-0", messages=MESSAGES, stream=True))
+        ids = [m.id for m in c.models.list()]
+    assert [r["model"] for r in upstream.requests] == ["vendor/big-2024", "vendor/big-2024"]
+    assert reply.model == "big" and len(reply.choices) == 2
+    assert chunks and all(chunk.model == "big" for chunk in chunks)
+    assert "".join(x.choices[0].delta.content or "" for x in chunks if x.choices) == "echo: hello there"
+    assert ids == ["router-random-0.5", "big", "small"]
+
+
 class TestBadRequests:
     @pytest.mark.parametrize(
         ("model", "needle"),

@@ -255,6 +255,7 @@ class Controller(AbstractContextManager):
         decision = msgspec.structs.replace(decision, model=attempt.upstream.name)
         if not stream:
             reply = _decode_completion(attempt.response.content)
+            reply.model = attempt.upstream.name
             reply.routing = decision
             return reply
         return self._chunks(attempt, decision)
@@ -267,6 +268,7 @@ class Controller(AbstractContextManager):
                 if data.startswith(b'{"error"'):
                     raise UpstreamError(502, data, attempt.upstream.name)
                 chunk = _decode_chunk(data)
+                chunk.model = attempt.upstream.name
                 chunk.routing = decision
                 yield chunk
         except httpx.HTTPError as exc:

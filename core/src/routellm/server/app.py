@@ -47,6 +47,7 @@ SSE = "text/event-stream"
 _FORWARD_PREFIXES = (b"x-ratelimit-", b"x-request-id", b"openai-")
 JSON_BYTES = JSON.encode()
 _decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
 _decode_usage = msgspec.json.Decoder(UsageOnly).decode
 
 
@@ -226,6 +227,9 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
             iterator=_relay(state, attempt, scan), status_code=status, encoded_headers=headers
         )
     content = response.content
+    if status == 200 and attempt.upstream.model != served:
+        # The upstream knows this model by another name: answer with the name clients see.
+        content = rename_model(content, served)
     if status == 200:
         try:
             usage = _decode_usage(content).usage
@@ -242,7 +246,10 @@ async def _relay(state: _State, attempt: Attempt, scan_usage: bool) -> AsyncIter
     served = attempt.upstream.name
     tail = b""
     try:
-        async for chunk in relay(attempt):
+        chunks = relay(attempt)
+        if attempt.upstream.model != served:
+            chunks = rename_events(chunks, served)
+        async for chunk in chunks:
             yield chunk
             if scan_usage:
                 tail = _scan_usage(state.metrics, served, tail + chunk)
@@ -256,6 +263,35 @@ async def _relay(state: _State, attempt: Attempt, scan_usage: bool) -> AsyncIter
         yield sse_error(
             "internal server error while relaying the stream; see the server log", code="server_error"
         )
+
+
+def rename_model(body: bytes, model: str) -> bytes:
+    """``body`` (a JSON object) with its ``model`` set to ``model``; unchanged when it has none."""
+    try:
+        data = _decode(body)
+    except msgspec.DecodeError:
+        return body
+    if not isinstance(data, dict) or "model" not in data:
+        return body
+    data["model"] = model
+    return _encode(data)
+
+
+async def rename_events(chunks: AsyncIterator[bytes], model: str) -> AsyncIterator[bytes]:
+    """SSE ``data:`` events with ``model`` set, each relayed as soon as its line is complete."""
+    buffer = b""
+    async for chunk in chunks:
+        *lines, buffer = (buffer + chunk).split(b"\n")
+        if not lines:
+            continue
+        out = []
+        for line in lines:
+            if line.startswith(b"data:") and line[5:].strip() not in (b"", b"[DONE]"):
+                line = b"data: " + rename_model(line[5:].strip(), model)
+            out.append(line)
+        yield b"\n".join(out) + b"\n"
+    if buffer:
+        yield buffer
 
 
 def _scan_usage(metrics: ServerMetrics, model: str, data: bytes) -> bytes:
