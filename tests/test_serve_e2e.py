@@ -139,3 +139,13 @@ def test_startup_errors_are_one_line(args, message):
     assert proc.returncode == 1
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serving_the_random_router_imports_no_torch():
+    code = (
+        "import sys; from routellm.server.app import ServeOptions, load_app; "
+        "load_app(ServeOptions(routers=['random'])); "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
