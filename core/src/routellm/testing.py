@@ -11,8 +11,11 @@ Usage in a plugin's tests::
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -121,17 +124,13 @@ class BenchmarkContract:
 # --- a real OpenAI-compatible upstream on loopback, for server and Controller tests --------------
 
 
+@dataclass
 class _Failure:
-    def __init__(
-        self, status: int, times: int, model: str | None, retry_after: float | None, body: bytes | None
-    ):
-        self.status, self.times, self.model, self.retry_after, self.body = (
-            status,
-            times,
-            model,
-            retry_after,
-            body,
-        )
+    status: int
+    times: int
+    model: str | None
+    retry_after: float | None
+    body: bytes | None
 
 
 class FakeUpstream:
@@ -175,8 +174,6 @@ class FakeUpstream:
         body: dict[str, Any] | None = None,
     ) -> None:
         """Answer the next ``times`` requests (for ``model``, if given) with HTTP ``status``."""
-        import json
-
         raw = json.dumps(body).encode() if body is not None else None
         self.failures.append(_Failure(status, times, model, retry_after, raw))
 
@@ -188,9 +185,6 @@ class FakeUpstream:
         return None
 
     async def __call__(self, scope, receive, send) -> None:
-        import asyncio
-        import json
-
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -265,9 +259,6 @@ class FakeUpstream:
         await self._stream(body, model, words, usage, receive, send)
 
     async def _stream(self, body, model, words, usage, receive, send) -> None:
-        import asyncio
-        import json
-
         gone = asyncio.Event()
 
         async def watch() -> None:
@@ -353,8 +344,6 @@ async def _send_bytes(send, status: int, body: bytes, content_type: bytes, extra
 
 
 async def _send_json(send, status: int, payload: Any) -> None:
-    import json
-
     await _send_bytes(send, status, json.dumps(payload).encode(), b"application/json")
 
 
