@@ -53,6 +53,15 @@ def test_create_routes_and_calls_the_upstream(controller, upstream):
     assert weak.model == WEAK
 
 
+def test_seed_style_router_and_threshold(controller):
+    reply = controller.completion(router="random", threshold=0.0, messages=MESSAGES)
+    assert reply.model == STRONG and reply.routing.threshold == 0.0
+    with pytest.raises(RequestError, match="not both"):
+        controller.completion(model="router-random-0", router="random", threshold=0.0, messages=MESSAGES)
+    with pytest.raises(RequestError, match="give model="):
+        controller.completion(messages=MESSAGES)
+
+
 def test_sync_stream(controller):
     chunks = list(controller.chat.completions.create(model="router-random-1", messages=MESSAGES, stream=True))
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)

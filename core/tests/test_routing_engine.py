@@ -45,8 +45,11 @@ class TestModelNames:
         with pytest.raises(ModelNameError, match=message.replace("[", r"\[").replace("]", r"\]")):
             parse_model_name(name)
 
-    def test_round_trip(self):
-        assert parse_model_name(format_model_name("bert", 0.325)) == RouterModel("bert", 0.325)
+    @pytest.mark.parametrize("threshold", [0.325, 0.11593456789, 1e-05, 0.0, 1.0, 1 / 3])
+    def test_round_trip(self, threshold):
+        name = format_model_name("bert", threshold)
+        assert "e" not in name.removeprefix("router-bert-")
+        assert parse_model_name(name) == RouterModel("bert", threshold)
 
 
 class TestRoutingPrompt:

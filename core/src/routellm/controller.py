@@ -30,6 +30,7 @@ import numpy as np
 
 from routellm.config import Config, load_config, parse_config
 from routellm.engine import Decision, RequestError, RoutingEngine
+from routellm.model_names import format_model_name
 from routellm.routing import ModelPair
 from routellm.server.settings import Overrides, ServeSettings, resolve_settings
 from routellm.server.upstream import Attempt, UpstreamClient, UpstreamFailure, build_client, failure_kind
@@ -142,15 +143,31 @@ async def _sse_events(attempt: Attempt) -> AsyncIterator[bytes]:
                     yield data
 
 
+def _model_name(model: str | None, router: str | None, threshold: float | None) -> str:
+    if model is not None:
+        if router is not None or threshold is not None:
+            raise RequestError(
+                "give either model='router-<router>-<threshold>' or router= and threshold=, not both"
+            )
+        return model
+    if router is None or threshold is None:
+        raise RequestError(
+            "give model='router-<router>-<threshold>' (or router= and threshold=)", param="model"
+        )
+    return format_model_name(router, threshold)
+
+
 class _Completions:
     def __init__(self, controller: Controller) -> None:
         self._controller = controller
 
-    def create(self, *, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+    def create(self, *, messages: list[dict[str, Any]], model: str | None = None, **kwargs: Any) -> Any:
         """Route and call the upstream; ``stream=True`` returns an iterator of chunks."""
         return self._controller.completion(model=model, messages=messages, **kwargs)
 
-    async def acreate(self, *, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+    async def acreate(
+        self, *, messages: list[dict[str, Any]], model: str | None = None, **kwargs: Any
+    ) -> Any:
         """Async :meth:`create`; ``stream=True`` returns an async iterator of chunks."""
         return await self._controller.acompletion(model=model, messages=messages, **kwargs)
 
@@ -243,8 +260,21 @@ class Controller(AbstractContextManager):
             client = self._clients[loop] = UpstreamClient(self.settings, build_client(self.settings.server))
         return client
 
-    async def acompletion(self, *, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
-        """Route ``messages`` and call the chosen model; ``stream=True`` gives an async iterator."""
+    async def acompletion(
+        self,
+        *,
+        messages: list[dict[str, Any]],
+        model: str | None = None,
+        router: str | None = None,
+        threshold: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Route ``messages`` and call the chosen model; ``stream=True`` gives an async iterator.
+
+        Name the router model as ``model="router-mf-0.11593"`` or, as the seed's Controller also
+        allowed, as ``router="mf", threshold=0.11593``.
+        """
+        model = _model_name(model, router, threshold)
         body = {"model": model, "messages": messages, **kwargs}
         decision = await self.engine.adecide(model, messages)
         stream = body.get("stream") is True
@@ -276,8 +306,17 @@ class Controller(AbstractContextManager):
                 f"upstream stream for model '{attempt.upstream.name}' broke: {failure_kind(exc)}"
             ) from None
 
-    def completion(self, *, model: str, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+    def completion(
+        self,
+        *,
+        messages: list[dict[str, Any]],
+        model: str | None = None,
+        router: str | None = None,
+        threshold: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Sync :meth:`acompletion`; ``stream=True`` gives an iterator."""
+        model = _model_name(model, router, threshold)
         portal = self._blocking_portal()
         result = portal.call(lambda: self.acompletion(model=model, messages=messages, **kwargs))
         if not kwargs.get("stream"):

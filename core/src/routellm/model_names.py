@@ -33,9 +33,17 @@ def is_router_model(name: str) -> bool:
     return name.startswith(PREFIX)
 
 
+def format_threshold(threshold: float) -> str:
+    """The shortest positional form that reads back exactly (``0.11593``, ``1``; never ``1e-05``,
+    whose dash would split the name)."""
+    import numpy as np
+
+    return np.format_float_positional(float(threshold), trim="-")
+
+
 def format_model_name(router: str, threshold: float) -> str:
     """``router-<router>-<threshold>``, e.g. ``router-mf-0.11593``."""
-    return f"{PREFIX}{router}-{threshold:g}"
+    return f"{PREFIX}{router}-{format_threshold(threshold)}"
 
 
 def parse_model_name(name: str) -> RouterModel:

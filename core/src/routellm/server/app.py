@@ -26,7 +26,7 @@ from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import ASGIApp
 
 from routellm.engine import Decision, RequestError, RoutingEngine
-from routellm.model_names import format_model_name
+from routellm.model_names import format_model_name, format_threshold
 from routellm.server.metrics import ServerMetrics
 from routellm.server.schemas import Health, ModelCard, ModelList, UsageOnly, error_json, sse_error
 from routellm.server.settings import ServeSettings
@@ -171,7 +171,7 @@ def _decision_headers(decision: Decision, attempt: Attempt) -> tuple[list[tuple[
     headers = [(b"x-routellm-model", attempt.upstream.name.encode())]
     if decision.router is not None:
         headers.append((b"x-routellm-router", decision.router.encode()))
-        headers.append((b"x-routellm-threshold", f"{decision.threshold:g}".encode()))
+        headers.append((b"x-routellm-threshold", format_threshold(decision.threshold).encode()))
         headers.append((b"x-routellm-win-rate", f"{decision.win_rate:.6g}".encode()))
     if attempt.fell_back_from is not None:
         headers.append((b"x-routellm-fallback-from", attempt.fell_back_from.encode()))
