@@ -383,6 +383,8 @@ class TestFallback:
             with pytest.raises(openai.APIStatusError) as info:
                 c.chat.completions.create(model="router-random-0", messages=MESSAGES)
             assert info.value.status_code == 502
+            assert info.value.response.headers["x-routellm-model"] == STRONG
+            assert info.value.response.headers["x-routellm-router"] == "random"
             assert info.value.body["message"] == f"upstream for model '{STRONG}' failed: connect_failed"
             text = metrics_text(url)
         # The upstream key shows nowhere: not in the error, the metrics or the logs.

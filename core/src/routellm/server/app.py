@@ -51,9 +51,16 @@ _encode = msgspec.json.Encoder().encode
 _decode_usage = msgspec.json.Decoder(UsageOnly).decode
 
 
-def _error(status: int, message: str, *, param: str | None = None, code: str | None = None) -> ASGIResponse:
+def _error(
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> ASGIResponse:
     body = error_json(status, message, param=param, code=code)
-    return ASGIResponse(body=body, status_code=status, media_type=JSON)
+    return ASGIResponse(body=body, status_code=status, media_type=JSON, encoded_headers=headers)
 
 
 def _http_exception_handler(_: Request, exc: HTTPException) -> Response:
@@ -166,13 +173,18 @@ def create_app(
     return app
 
 
-def _decision_headers(decision: Decision, attempt: Attempt) -> tuple[list[tuple[bytes, bytes]], bytes]:
-    """Response headers (already encoded) and the upstream's content type."""
-    headers = [(b"x-routellm-model", attempt.upstream.name.encode())]
+def _routing_headers(decision: Decision, model: str) -> list[tuple[bytes, bytes]]:
+    headers = [(b"x-routellm-model", model.encode())]
     if decision.router is not None:
         headers.append((b"x-routellm-router", decision.router.encode()))
         headers.append((b"x-routellm-threshold", format_threshold(decision.threshold).encode()))
         headers.append((b"x-routellm-win-rate", f"{decision.win_rate:.6g}".encode()))
+    return headers
+
+
+def _decision_headers(decision: Decision, attempt: Attempt) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Response headers (already encoded) and the upstream's content type."""
+    headers = _routing_headers(decision, attempt.upstream.name)
     if attempt.fell_back_from is not None:
         headers.append((b"x-routellm-fallback-from", attempt.fell_back_from.encode()))
     content_type = JSON_BYTES
@@ -210,7 +222,7 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
         attempt = await state.upstream.send(decision.model, body, stream=stream)
     except UpstreamFailure as exc:
         metrics.requests.inc(router, decision.model, str(exc.status))
-        return _error(exc.status, str(exc), code=exc.kind)
+        return _error(exc.status, str(exc), code=exc.kind, headers=_routing_headers(decision, decision.model))
     served = attempt.upstream.name
     response = attempt.response
     metrics.upstream_seconds.observe(attempt.seconds, served)
