@@ -154,7 +154,7 @@ class TestEngine:
             task.cancel()
             return ticks
 
-        assert asyncio.run(main()) >= 20
+        assert asyncio.run(main()) >= 10  # a blocked loop would tick at most once
         engine.close()
 
     def test_random_router_is_inline(self):
