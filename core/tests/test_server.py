@@ -167,7 +167,7 @@ class TestBadRequests:
     @pytest.mark.parametrize(
         ("model", "needle"),
         [
-            ("gpt-3", "invalid model name"),
+            ("gpt-3", "unknown model 'gpt-3': ask for 'router-<router>-<threshold>' (routers: random)"),
             ("router-random", "invalid model name"),
             ("router-nope-0.5", "unknown router 'nope'"),
             ("router-random-1.5", "outside [0, 1]"),

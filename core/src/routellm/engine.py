@@ -138,8 +138,15 @@ class RoutingEngine:
         """The router model a request names, or ``None`` for a direct call to the strong or weak model."""
         if not isinstance(model, str) or not model:
             raise RequestError("'model' must be a non-empty string such as 'router-mf-0.5'", param="model")
-        if not is_router_model(model) and model in self.models.tiers:
-            return None
+        if not is_router_model(model):
+            if model in self.models.tiers:
+                return None
+            raise RequestError(
+                f"unknown model '{model}': ask for 'router-<router>-<threshold>' "
+                f"(routers: {', '.join(self.routers)}) or name one of the models {', '.join(self.models.tiers)}",
+                param="model",
+                code="model_not_found",
+            )
         try:
             parsed = parse_model_name(model)
         except ModelNameError as exc:
