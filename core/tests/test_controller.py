@@ -121,6 +121,17 @@ def test_fallback(upstream):
     assert reply.routing.model == WEAK
 
 
+def test_async_context_manager(upstream):
+    async def main():
+        async with Controller(["random"], STRONG, WEAK, api_base=upstream.base_url) as ctl:
+            reply = await ctl.chat.completions.acreate(model="router-random-1", messages=MESSAGES)
+            assert ctl._clients
+        assert not ctl._clients
+        return reply
+
+    assert asyncio.run(main()).model == WEAK
+
+
 def test_needs_a_router():
     with pytest.raises(ValueError, match="at least one router"):
         Controller(routers=[])

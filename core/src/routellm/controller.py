@@ -364,6 +364,14 @@ class Controller(AbstractContextManager):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    async def __aenter__(self) -> Controller:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close this event loop's client, then everything else."""
+        await self.aclose()
+        self.close()
+
 
 __all__ = [
     "ChatCompletion",
