@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from routellm.errors import RoutellmError
+from routellm.server.cli import CONTEXT_SETTINGS, serve_command
 
 DEFAULT_STRONG = "gpt-4-1106-preview"
 DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
@@ -58,6 +59,7 @@ def build_app() -> typer.Typer:
 
     app.command("eval")(evaluation.eval_command)
     app.command("calibrate")(evaluation.calibrate_command)
+    app.command("serve", context_settings=CONTEXT_SETTINGS)(serve_command)
 
     from routellm.registry import get_registry
 

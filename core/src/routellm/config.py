@@ -64,7 +64,9 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
         return Config(path=path)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{where}: the top level must be a mapping of router names or sections, got {type(data).__name__}")
-    if "routers" in data:
+    # Any reserved section name marks the extended format (no router is called "server" or "models"),
+    # so a config holding only ``models:``/``server:`` is not mistaken for routers of those names.
+    if any(key in SECTIONS for key in data):
         unknown = [key for key in data if key not in SECTIONS]
         if unknown:
             raise ConfigError(

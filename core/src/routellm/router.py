@@ -27,6 +27,9 @@ class Router(abc.ABC):
     Config: ClassVar[type[msgspec.Struct]] = EmptyConfig
     #: Set by the registry to the name users type; informational.
     name: ClassVar[str] = ""
+    #: True when scoring is cheap and never blocks (no model, no I/O): the server then scores on its
+    #: event loop instead of paying a hop to a worker thread. Leave False for torch or network routers.
+    inline: ClassVar[bool] = False
 
     def __init__(self, config: msgspec.Struct | None = None) -> None:
         self.config = config if config is not None else self.Config()

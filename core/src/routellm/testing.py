@@ -11,6 +11,11 @@ Usage in a plugin's tests::
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -114,3 +119,305 @@ class BenchmarkContract:
 
     def test_strong_beats_weak_on_average(self, data):
         assert data.quality[data.strong_model].mean() >= data.quality[data.weak_model].mean()
+
+
+# --- a real OpenAI-compatible upstream on loopback, for server and Controller tests --------------
+
+
+@dataclass
+class _Failure:
+    status: int
+    times: int
+    model: str | None
+    retry_after: float | None
+    body: bytes | None
+
+
+class FakeUpstream:
+    """An ASGI app speaking the OpenAI chat completions API, with failures on demand.
+
+    It answers ``POST /v1/chat/completions`` with ``"echo: <last user message>"`` (JSON, or SSE one
+    word per chunk when ``stream`` is true; a ``usage`` chunk when ``stream_options.include_usage``),
+    and records every request. Tell it to misbehave:
+
+    * :meth:`fail` -- the next ``times`` requests (for ``model`` only, if given) get ``status``;
+    * ``delay`` -- seconds to wait before answering (a slow upstream);
+    * ``chunk_delay`` -- seconds between stream chunks;
+    * ``drop_after`` -- a stream sends that many chunks then drops the connection;
+    * ``disconnects`` counts streams whose client went away before the end.
+
+    Run it with :func:`openai_upstream`.
+    """
+
+    def __init__(self) -> None:
+        self.base_url = ""
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.failures: list[_Failure] = []
+        self.delay = 0.0
+        self.chunk_delay = 0.0
+        self.drop_after: int | None = None
+        self.disconnects = 0
+        self.completed_streams = 0
+        self.record = True
+
+    def fail(
+        self,
+        status: int,
+        times: int = 1,
+        *,
+        model: str | None = None,
+        retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (for ``model``, if given) with HTTP ``status``."""
+        raw = json.dumps(body).encode() if body is not None else None
+        self.failures.append(_Failure(status, times, model, retry_after, raw))
+
+    def _take_failure(self, model: str) -> _Failure | None:
+        for failure in self.failures:
+            if failure.times > 0 and failure.model in (None, model):
+                failure.times -= 1
+                return failure
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["method"] != "POST" or not scope["path"].endswith("/chat/completions"):
+            await _send_json(send, 404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = json.loads(b"".join(chunks))
+        model = body.get("model", "")
+        if self.record:
+            self.requests.append(body)
+            self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        failure = self._take_failure(model)
+        if failure is not None:
+            error = (
+                failure.body
+                or json.dumps(
+                    {"error": {"message": f"fake upstream failure {failure.status}", "type": "server_error"}}
+                ).encode()
+            )
+            extra = (
+                [(b"retry-after", str(failure.retry_after).encode())]
+                if failure.retry_after is not None
+                else []
+            )
+            await _send_bytes(send, failure.status, error, b"application/json", extra)
+            return
+        text = _last_user_text(body.get("messages"))
+        words = ("echo: " + text).split(" ")
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or [])
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(words),
+            "total_tokens": prompt_tokens + len(words),
+        }
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": " ".join(words)}
+            if body.get("tools"):
+                tool = body["tools"][0]["function"]["name"]
+                message = {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": tool, "arguments": "{}"}}
+                    ],
+                }
+            answer = {
+                "id": f"chatcmpl-fake-{len(self.requests)}",
+                "object": "chat.completion",
+                "created": 1700000000,
+                "model": model,
+                "choices": [
+                    {"index": i, "message": message, "finish_reason": "stop", "logprobs": None}
+                    for i in range(int(body.get("n") or 1))
+                ],
+                "usage": usage,
+            }
+            await _send_json(send, 200, answer)
+            return
+        await self._stream(body, model, words, usage, receive, send)
+
+    async def _stream(self, body, model, words, usage, receive, send) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    gone.set()
+                    return
+
+        watcher = asyncio.create_task(watch())
+        base = {
+            "id": "chatcmpl-fake-stream",
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": model,
+        }
+        events = [
+            {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                ],
+            }
+        ]
+        for i, word in enumerate(words):
+            events.append(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {"content": word if i == 0 else " " + word},
+                            "finish_reason": None,
+                        }
+                    ],
+                }
+            )
+        events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**base, "choices": [], "usage": usage})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            }
+        )
+        try:
+            for sent, event in enumerate(events):
+                if self.drop_after is not None and sent >= self.drop_after:
+                    raise ConnectionAbortedError("fake upstream drops the stream on purpose")
+                if gone.is_set():
+                    self.disconnects += 1
+                    return
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"data: " + json.dumps(event).encode() + b"\n\n",
+                        "more_body": True,
+                    }
+                )
+                if self.chunk_delay:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(gone.wait(), self.chunk_delay)
+            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+            self.completed_streams += 1
+        finally:
+            watcher.cancel()
+
+
+def _last_user_text(messages: Any) -> str:
+    for message in reversed(messages or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else str(content)
+    return ""
+
+
+async def _send_bytes(send, status: int, body: bytes, content_type: bytes, extra=()) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _send_json(send, status: int, payload: Any) -> None:
+    await _send_bytes(send, status, json.dumps(payload).encode(), b"application/json")
+
+
+@contextmanager
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yield ``http://host:port``."""
+    import threading
+    import time
+
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="routellm-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def openai_upstream(*, port: int = 0) -> Iterator[FakeUpstream]:
+    """Start a :class:`FakeUpstream` on loopback; its ``base_url`` ends in ``/v1``."""
+    upstream = FakeUpstream()
+    with serve_in_thread(upstream, port=port) as url:
+        upstream.base_url = f"{url}/v1"
+        yield upstream
+
+
+@contextmanager
+def routing_server(
+    upstream_url: str,
+    *,
+    routers: tuple[str, ...] = ("random",),
+    config: dict[str, Any] | None = None,
+    server: dict[str, Any] | None = None,
+    models: dict[str, Any] | None = None,
+) -> Iterator[tuple[str, Any]]:
+    """Run ``routellm serve``'s app on loopback against ``upstream_url``; yield ``(base_url, app)``.
+
+    ``config`` holds ``routers:`` options; ``server`` and ``models`` are the config sections (both
+    models default to ``upstream_url``, with key ``sk-upstream-test``).
+    """
+    from routellm.config import parse_config
+    from routellm.engine import RoutingEngine
+    from routellm.routing import ModelPair
+    from routellm.server.app import create_app
+    from routellm.server.settings import resolve_settings
+
+    cfg = parse_config({"routers": config or {}})
+    models = models or {
+        "strong": {"name": "gpt-4-1106-preview", "base_url": upstream_url, "api_key": "sk-upstream-test"},
+        "weak": {
+            "name": "mixtral-8x7b-instruct-v0.1",
+            "base_url": upstream_url,
+            "api_key": "sk-upstream-test",
+        },
+    }
+    settings = resolve_settings(models, {"backoff": 0.01, **(server or {})})
+    engine = RoutingEngine.from_config(
+        routers,
+        cfg,
+        ModelPair(settings.strong.name, settings.weak.name),
+        routing_input=settings.server.routing_input,
+        max_workers=settings.server.router_threads,
+    )
+    app = create_app(settings, engine)
+    with serve_in_thread(app) as url:
+        yield f"{url}/v1", app

@@ -1,0 +1,195 @@
+"""The routing engine shared by the server and the Controller.
+
+It owns the loaded routers, turns a chat request (model name + messages) into a decision
+(router, threshold, win rate, routed model), and runs router compute either inline or in a worker
+thread: routers whose class sets ``Router.inline = True`` (cheap, non-blocking: ``random``) are
+scored on the caller's thread / event loop, every other router (torch models, network embedders)
+in a thread pool so a slow scoring never stalls the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from routellm.model_names import ModelNameError, RouterModel, is_router_model, parse_model_name
+from routellm.routing import ModelPair, choose_model
+
+if TYPE_CHECKING:
+    from routellm.config import Config
+    from routellm.router import Router
+
+#: What a router scores: the last user message (the seed's behaviour) or the whole conversation.
+RoutingInput = Literal["last_user", "conversation"]
+
+
+class RequestError(ValueError):
+    """A chat request the engine cannot route; the message tells the client what to change."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+        self.code = code
+
+
+class Decision(msgspec.Struct, frozen=True):
+    """Where a request goes. ``router`` is ``None`` when the client named an upstream model directly."""
+
+    model: str
+    router: str | None = None
+    threshold: float | None = None
+    win_rate: float | None = None
+    #: Seconds spent scoring (0 for direct calls).
+    seconds: float = 0.0
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts: keep the text ones
+        return "\n".join(
+            part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return "" if content is None else str(content)
+
+
+def routing_prompt(messages: Any, mode: RoutingInput = "last_user") -> str:
+    """The text a router scores for ``messages`` (OpenAI chat messages as plain dicts).
+
+    ``last_user``: the content of the last ``user`` message (the last message when none is from the
+    user). ``conversation``: every message as ``role: text``, one per paragraph.
+    """
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("'messages' must be a non-empty list of chat messages", param="messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or "role" not in message:
+            raise RequestError(f"messages[{index}] must be an object with a 'role'", param="messages")
+    if mode == "conversation":
+        return "\n\n".join(f"{m['role']}: {_content_text(m.get('content'))}" for m in messages)
+    for message in reversed(messages):
+        if message["role"] == "user":
+            return _content_text(message.get("content"))
+    return _content_text(messages[-1].get("content"))
+
+
+class RoutingEngine:
+    """Routers by name, the model pair, and the rule that turns a request into a :class:`Decision`."""
+
+    def __init__(
+        self,
+        routers: Mapping[str, Router],
+        models: ModelPair,
+        *,
+        routing_input: RoutingInput = "last_user",
+        max_workers: int = 4,
+    ) -> None:
+        if not routers:
+            raise ValueError("the routing engine needs at least one router")
+        self.routers = dict(routers)
+        self.models = models
+        self.routing_input: RoutingInput = routing_input
+        self._inline = {name: bool(getattr(router, "inline", False)) for name, router in self.routers.items()}
+        self._max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        router_names: Iterable[str],
+        config: Config,
+        models: ModelPair,
+        *,
+        routing_input: RoutingInput = "last_user",
+        max_workers: int = 4,
+    ) -> RoutingEngine:
+        """Build each router named in ``router_names`` from ``config``."""
+        routers: dict[str, Router] = {}
+        try:
+            for name in dict.fromkeys(router_names):
+                routers[name] = config.create_router(name)
+        except BaseException:
+            for router in routers.values():
+                router.close()
+            raise
+        return cls(routers, models, routing_input=routing_input, max_workers=max_workers)
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="routellm-router")
+        return self._executor
+
+    def router(self, name: str) -> Router:
+        try:
+            return self.routers[name]
+        except KeyError:
+            raise RequestError(
+                f"unknown router '{name}' (this server has: {', '.join(self.routers)})",
+                param="model",
+                code="model_not_found",
+            ) from None
+
+    def parse(self, model: Any) -> RouterModel | None:
+        """The router model a request names, or ``None`` for a direct call to the strong or weak model."""
+        if not isinstance(model, str) or not model:
+            raise RequestError("'model' must be a non-empty string such as 'router-mf-0.5'", param="model")
+        if not is_router_model(model):
+            if model in self.models.tiers:
+                return None
+            raise RequestError(
+                f"unknown model '{model}': ask for 'router-<router>-<threshold>' "
+                f"(routers: {', '.join(self.routers)}) or name one of the models {', '.join(self.models.tiers)}",
+                param="model",
+                code="model_not_found",
+            )
+        try:
+            parsed = parse_model_name(model)
+        except ModelNameError as exc:
+            raise RequestError(str(exc), param="model", code="model_not_found") from None
+        self.router(parsed.router)
+        return parsed
+
+    def _decide(self, parsed: RouterModel, prompt: str) -> Decision:
+        start = time.perf_counter()
+        win_rate = float(self.routers[parsed.router].calculate_strong_win_rate(prompt))
+        seconds = time.perf_counter() - start
+        model = choose_model(win_rate, [parsed.threshold], self.models.tiers)
+        return Decision(model, parsed.router, parsed.threshold, win_rate, seconds)
+
+    def decide(self, model: Any, messages: Any) -> Decision:
+        """Route a request on the calling thread."""
+        parsed = self.parse(model)
+        if parsed is None:
+            return Decision(model)
+        return self._decide(parsed, routing_prompt(messages, self.routing_input))
+
+    async def adecide(self, model: Any, messages: Any) -> Decision:
+        """Route a request without blocking the event loop (inline only for ``inline`` routers)."""
+        parsed = self.parse(model)
+        if parsed is None:
+            return Decision(model)
+        prompt = routing_prompt(messages, self.routing_input)
+        if self._inline[parsed.router]:
+            return self._decide(parsed, prompt)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._decide, parsed, prompt)
+
+    def route(self, prompt: str, router: str, threshold: float) -> str:
+        """The model ``router`` picks for ``prompt`` at ``threshold``."""
+        return self.router(router).route(prompt, threshold, self.models)
+
+    def batch_calculate_win_rate(self, prompts: Sequence[str], router: str):
+        """Strong win rates for ``prompts`` as a float64 array."""
+        return self.router(router).batch_calculate_win_rate(list(prompts))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        for router in self.routers.values():
+            router.close()
