@@ -6,12 +6,12 @@ from routellm.calibration import (
     calibration_path,
     load_calibration,
     merge,
-    parse_model_name,
     resolve_threshold,
     save_calibration,
 )
 from routellm.config import parse_config
 from routellm.errors import ConfigError
+from routellm.model_names import parse_model_name
 
 
 def test_model_name_syntax():

@@ -162,3 +162,68 @@ class TestEngine:
 
         assert get_registry().router("random").router_class.inline is True
         assert Router.inline is False
+
+
+class TestCalibratedNames:
+    """``router-<r>-p<percent>`` resolves through the calibration file, in the engine (server and SDK)."""
+
+    @pytest.fixture
+    def config(self, tmp_path):
+        import numpy as np
+        from routellm.calibration import (
+            CalibrationFile,
+            calibrate_router,
+            fingerprint_sha256,
+            save_calibration,
+        )
+        from routellm.config import parse_config
+        from routellm.evaluation.scoring import router_fingerprint
+        from routellm.registry import get_registry
+
+        router = get_registry().create_router("random", {"seed": 5})
+        prompts = [f"calibration prompt {i}" for i in range(2000)]
+        rates = router.batch_calculate_win_rate(prompts)
+        sha = fingerprint_sha256(router_fingerprint(router, "random"))
+        entry = calibrate_router(rates, [0.2], config_sha256=sha, config="{}")
+        save_calibration(CalibrationFile(dataset="test", routers={"random": entry}), tmp_path / "cal.json")
+        self.expected = float(np.quantile(rates, 0.8))
+        return parse_config(
+            {"routers": {"random": {"seed": 5}}, "calibration": {"file": "cal.json"}}, tmp_path / "c.yaml"
+        )
+
+    def test_percent_name_uses_calibrated_threshold(self, config):
+        engine = RoutingEngine.from_config(["random"], config, MODELS)
+        decision = engine.decide("router-random-p20", [{"role": "user", "content": "hello"}])
+        assert decision.threshold == pytest.approx(self.expected)
+        assert decision.model == ("big" if decision.win_rate >= self.expected else "small")
+        prompts = [f"new prompt {i}" for i in range(1000)]
+        strong = sum(engine.decide("router-random-p20", [{"role": "user", "content": p}]).model == "big" for p in prompts)
+        assert 0.15 < strong / len(prompts) < 0.25
+
+    def test_percent_name_without_calibration_says_how_to_get_one(self):
+        from routellm.config import parse_config
+
+        engine = RoutingEngine.from_config(["random"], parse_config({"routers": {"random": {}}}), MODELS)
+        engine.calibration = None
+        with pytest.raises(RequestError, match="routellm calibrate --routers random"):
+            engine.decide("router-random-p20", [{"role": "user", "content": "hi"}])
+
+    def test_uncalibrated_router_is_named(self, config):
+        engine = RoutingEngine.from_config(["random"], config, MODELS)
+        engine.calibration.routers.clear()
+        with pytest.raises(RequestError, match="router 'random' has no calibrated thresholds"):
+            engine.parse("router-random-p30")
+
+    def test_configured_file_must_exist(self, tmp_path):
+        from routellm.config import parse_config
+        from routellm.errors import ConfigError
+
+        config = parse_config({"routers": {"random": {}}, "calibration": {"file": "missing.json"}}, tmp_path / "c.yaml")
+        with pytest.raises(ConfigError, match="calibration file not found"):
+            RoutingEngine.from_config(["random"], config, MODELS)
+
+    @pytest.mark.parametrize(("name", "share"), [("router-mf-p20", 0.2), ("router-sw_ranking-p12.5", 0.125)])
+    def test_parse(self, name, share):
+        parsed = parse_model_name(name)
+        assert parsed.strong_share == pytest.approx(share) and parsed.threshold is None
+        assert parsed.name == name

@@ -17,7 +17,6 @@ The file is JSON (see :class:`CalibrationFile`); its location comes from the con
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +27,6 @@ import numpy as np
 
 from routellm.errors import ConfigError
 from routellm.paths import cache_dir
-from routellm.routing import check_threshold
 from routellm.structs import convert_section
 
 #: Format version of calibration files.
@@ -36,7 +34,6 @@ FORMAT_VERSION = 1
 #: Resolution of the stored quantile grid: strong-call shares 0, 1/GRID, ..., 1.
 GRID = 1000
 
-_MODEL_RE = re.compile(r"^router-(?P<router>[A-Za-z0-9_.]+)-(?P<value>p?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
 
 
 class RouterCalibration(msgspec.Struct, frozen=True):
@@ -160,36 +157,10 @@ def save_calibration(calibration: CalibrationFile, path: str | Path) -> Path:
     return path
 
 
-class ModelName(msgspec.Struct, frozen=True):
-    """A parsed ``router-...`` model name: a raw ``threshold`` or a ``strong_share`` (0..1) to calibrate."""
-
-    router: str
-    threshold: float | None = None
-    strong_share: float | None = None
-
-
-def parse_model_name(model: str) -> ModelName:
-    """Parse ``router-<router>-<threshold>`` or ``router-<router>-p<percent>``.
-
-    Raises ``ValueError`` with the expected syntax when ``model`` is neither.
-    """
-    match = _MODEL_RE.match(model.strip())
-    if not match:
-        raise ValueError(
-            f"invalid model name '{model}': use 'router-<router>-<threshold>' (e.g. router-mf-0.116) "
-            "or 'router-<router>-p<percent of strong calls>' (e.g. router-mf-p20)"
-        )
-    router, value = match["router"], match["value"]
-    if value.startswith("p"):
-        percent = float(value[1:])
-        if not 0.0 <= percent <= 100.0:
-            raise ValueError(f"invalid model name '{model}': percent of strong calls must be 0-100, got {percent:g}")
-        return ModelName(router=router, strong_share=percent / 100.0)
-    return ModelName(router=router, threshold=check_threshold(float(value)))
-
-
 def resolve_threshold(model: str, calibration: CalibrationFile | None = None) -> tuple[str, float]:
     """``(router, threshold)`` for a model name; a ``p<percent>`` name needs ``calibration``."""
+    from routellm.model_names import parse_model_name
+
     parsed = parse_model_name(model)
     if parsed.threshold is not None:
         return parsed.router, parsed.threshold

@@ -21,6 +21,7 @@ from routellm.model_names import ModelNameError, RouterModel, is_router_model, p
 from routellm.routing import ModelPair, choose_model
 
 if TYPE_CHECKING:
+    from routellm.calibration import CalibrationFile
     from routellm.config import Config
     from routellm.router import Router
 
@@ -77,6 +78,29 @@ def routing_prompt(messages: Any, mode: RoutingInput = "last_user") -> str:
     return _content_text(messages[-1].get("content"))
 
 
+def load_engine_calibration(config: Config, routers: Mapping[str, Router]) -> CalibrationFile | None:
+    """The calibration file for ``config`` if it exists (a configured file must exist); warns when a
+    router's config changed since it was calibrated."""
+    import logging
+
+    from routellm.calibration import calibration_path, load_calibration
+
+    path = calibration_path(config)
+    if not path.exists() and config.section("calibration") is None:
+        return None
+    calibration = load_calibration(path)
+    for name, router in routers.items():
+        entry = calibration.routers.get(name)
+        if entry is not None and not entry.is_current(router, name):
+            logging.getLogger(__name__).warning(
+                "router '%s' changed since it was calibrated (%s); rerun `routellm calibrate --routers %s`",
+                name,
+                path,
+                name,
+            )
+    return calibration
+
+
 class RoutingEngine:
     """Routers by name, the model pair, and the rule that turns a request into a :class:`Decision`."""
 
@@ -87,6 +111,7 @@ class RoutingEngine:
         *,
         routing_input: RoutingInput = "last_user",
         max_workers: int = 4,
+        calibration: CalibrationFile | None = None,
     ) -> None:
         if not routers:
             raise ValueError("the routing engine needs at least one router")
@@ -96,6 +121,9 @@ class RoutingEngine:
         self._inline = {name: bool(getattr(router, "inline", False)) for name, router in self.routers.items()}
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
+        self.calibration = calibration
+        #: ``router-<r>-p<percent>`` names resolved to thresholds, by name.
+        self._resolved: dict[str, RouterModel] = {}
 
     @classmethod
     def from_config(
@@ -107,7 +135,8 @@ class RoutingEngine:
         routing_input: RoutingInput = "last_user",
         max_workers: int = 4,
     ) -> RoutingEngine:
-        """Build each router named in ``router_names`` from ``config``."""
+        """Build each router named in ``router_names`` from ``config``; load the calibration file
+        (``calibration:`` section, else the default location) when there is one."""
         routers: dict[str, Router] = {}
         try:
             for name in dict.fromkeys(router_names):
@@ -116,7 +145,8 @@ class RoutingEngine:
             for router in routers.values():
                 router.close()
             raise
-        return cls(routers, models, routing_input=routing_input, max_workers=max_workers)
+        calibration = load_engine_calibration(config, routers)
+        return cls(routers, models, routing_input=routing_input, max_workers=max_workers, calibration=calibration)
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -147,12 +177,37 @@ class RoutingEngine:
                 param="model",
                 code="model_not_found",
             )
+        resolved = self._resolved.get(model)
+        if resolved is not None:
+            return resolved
         try:
             parsed = parse_model_name(model)
         except ModelNameError as exc:
             raise RequestError(str(exc), param="model", code="model_not_found") from None
         self.router(parsed.router)
+        if parsed.strong_share is not None:
+            parsed = self._calibrated(model, parsed)
         return parsed
+
+    def _calibrated(self, model: str, parsed: RouterModel) -> RouterModel:
+        """Resolve a ``p<percent>`` name to the threshold calibrated for that share of strong calls."""
+        from routellm.errors import ConfigError
+
+        if self.calibration is None:
+            raise RequestError(
+                f"model '{model}' asks for a share of strong calls, but this server has no calibration file; "
+                f"run `routellm calibrate --routers {parsed.router} --strong-model-pct 0.2` or use a raw threshold",
+                param="model",
+                code="model_not_found",
+            )
+        try:
+            threshold = self.calibration.router(parsed.router).threshold(parsed.strong_share)
+        except ConfigError as exc:
+            raise RequestError(str(exc), param="model", code="model_not_found") from None
+        resolved = parsed.with_threshold(threshold)
+        if len(self._resolved) < 10_000:  # bounded: names come from clients
+            self._resolved[model] = resolved
+        return resolved
 
     def _decide(self, parsed: RouterModel, prompt: str) -> Decision:
         start = time.perf_counter()

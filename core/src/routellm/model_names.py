@@ -1,27 +1,42 @@
-"""Router model names: ``router-<router>-<threshold>``, shared by the server and the Controller.
+"""Router model names, shared by the server, the Controller and calibration.
 
-Every form a client may type is parsed here, and only here, so a new form (for instance one that
-asks for a share of strong-model calls) is added in one place.
+Two forms, parsed here and only here:
+
+* ``router-<router>-<threshold>``: the seed's form, a raw win-rate threshold in [0, 1];
+* ``router-<router>-p<percent>``: about ``percent`` % of calls go to the strong model, using the
+  thresholds ``routellm calibrate`` saved (see :mod:`routellm.calibration`), e.g. ``router-mf-p20``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import msgspec
 
 PREFIX = "router-"
+_NUMBER_AT_END = re.compile(r"-(p?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
 
 
 class RouterModel(msgspec.Struct, frozen=True):
-    """A parsed router model name: which router, and the win-rate threshold for the strong model."""
+    """A parsed router model name: which router, and the win-rate threshold for the strong model.
+
+    A ``p<percent>`` name carries ``strong_share`` (0..1) and no threshold until calibration
+    resolves it (:meth:`with_threshold`).
+    """
 
     router: str
-    threshold: float
+    threshold: float | None
+    strong_share: float | None = None
 
     @property
     def name(self) -> str:
+        if self.strong_share is not None:
+            return f"{PREFIX}{self.router}-p{format_threshold(self.strong_share * 100)}"
         return format_model_name(self.router, self.threshold)
+
+    def with_threshold(self, threshold: float) -> RouterModel:
+        return RouterModel(self.router, threshold, self.strong_share)
 
 
 class ModelNameError(ValueError):
@@ -47,20 +62,40 @@ def format_model_name(router: str, threshold: float) -> str:
 
 
 def parse_model_name(name: str) -> RouterModel:
-    """Parse ``router-<router>-<threshold>``; router names may contain underscores (and dashes).
+    """Parse ``router-<router>-<threshold>`` or ``router-<router>-p<percent>``; router names may
+    contain underscores (and dashes).
 
     Raises :class:`ModelNameError` for a name without the prefix, without a router, or whose
-    threshold is not a number in [0, 1]. Whether the router exists is the caller's check.
+    threshold is not a number in [0, 1] (percent in [0, 100]). Whether the router exists is the
+    caller's check.
     """
     if not name.startswith(PREFIX):
         raise ModelNameError(
-            f"invalid model name '{name}': expected 'router-<router>-<threshold>', e.g. 'router-mf-0.5'"
+            f"invalid model name '{name}': expected 'router-<router>-<threshold>' (e.g. 'router-mf-0.5') "
+            "or 'router-<router>-p<percent of strong calls>' (e.g. 'router-mf-p20')"
         )
-    router, sep, raw = name[len(PREFIX) :].rpartition("-")
+    rest = name[len(PREFIX) :]
+    number = _NUMBER_AT_END.search(rest)  # keeps the dash of "1e-05" with the number
+    if number:
+        router, sep, raw = rest[: number.start()], "-", number.group(1)
+    else:
+        router, sep, raw = rest.rpartition("-")
     if not sep or not router or not raw:
         raise ModelNameError(
-            f"invalid model name '{name}': expected 'router-<router>-<threshold>', e.g. 'router-mf-0.5'"
+            f"invalid model name '{name}': expected 'router-<router>-<threshold>' (e.g. 'router-mf-0.5') "
+            "or 'router-<router>-p<percent of strong calls>' (e.g. 'router-mf-p20')"
         )
+    if raw.startswith("p"):
+        try:
+            percent = float(raw[1:])
+        except ValueError:
+            percent = math.nan
+        if math.isnan(percent) or not 0.0 <= percent <= 100.0:
+            raise ModelNameError(
+                f"invalid model name '{name}': '{raw}' must be 'p' and a percent of strong calls in [0, 100], "
+                "e.g. 'router-mf-p20'"
+            )
+        return RouterModel(router=router, threshold=None, strong_share=percent / 100.0)
     try:
         threshold = float(raw)
     except ValueError:
