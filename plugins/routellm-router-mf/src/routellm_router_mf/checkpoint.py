@@ -44,6 +44,8 @@ class MFConfig(msgspec.Struct, omit_defaults=True):
     format: str | None = None
     #: Row ``i`` of ``P`` is ``model_names[i]``; absent in the seed's layout (then the seed's table).
     model_names: list[str] | None = None
+    #: Other names for rows, e.g. ``{"mixtral-8x7b-instruct-v0.1": "Mixtral-8x7B-Instruct-v0.1_concise"}``.
+    aliases: dict[str, str] = msgspec.field(default_factory=dict)
     #: The embedder section (``name`` plus its options) that produced the training embeddings.
     embedder: dict[str, Any] | None = None
     #: Extra prompt features appended after the embedding, standardised with ``feature_mean/std``.
@@ -125,6 +127,9 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
             f"{config_file}: num_models is {config.num_models} but the model-name table has {len(names)} names"
             + ("" if config.model_names is not None else " (a config without model_names uses the seed's 64)")
         )
+    bad = [row for row in config.aliases.values() if row not in names]
+    if bad:
+        raise ConfigError(f"{config_file}: alias target '{bad[0]}' is not in the model-name table")
     tensors = _read_tensors(folder)
     expected = {
         "P.weight": (config.num_models, config.dim),
@@ -188,13 +193,18 @@ def name_key(name: str) -> str:
     return re.sub(r"[^a-z0-9.]", "", name.rsplit("/", 1)[-1].lower())
 
 
-def find_model(names: list[str], wanted: str, *, where: str) -> int:
-    """Row of ``wanted`` in ``names``: exact match first, then a loose match (case, punctuation, org prefix)."""
+def find_model(names: list[str], wanted: str, *, where: str, aliases: dict[str, str] | None = None) -> int:
+    """Row of ``wanted`` in ``names``: exact match, then the checkpoint's aliases, then a loose match
+    (case, punctuation, org prefix) against names and aliases."""
     if wanted in names:
         return names.index(wanted)
-    matches = [i for i, name in enumerate(names) if name_key(name) == name_key(wanted)]
+    aliases = aliases or {}
+    if wanted in aliases:
+        return names.index(aliases[wanted])
+    matches = {i for i, name in enumerate(names) if name_key(name) == name_key(wanted)}
+    matches |= {names.index(row) for alias, row in aliases.items() if name_key(alias) == name_key(wanted)}
     if len(matches) == 1:
-        return matches[0]
+        return matches.pop()
     shown = ", ".join(names[:70]) + (" ..." if len(names) > 70 else "")
     raise ConfigError(
         f"{where}: model '{wanted}' is not in this checkpoint's model table "

@@ -11,7 +11,7 @@ import typer
 from routellm.errors import ConfigError
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
+def parse_options(pairs: list[str], *, flag: str = "--embedder-option") -> dict[str, Any]:
     """``KEY=VALUE`` pairs (values parsed as YAML scalars) into an options mapping."""
     import yaml
 
@@ -19,7 +19,7 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--embedder-option expects KEY=VALUE, got {pair!r}")
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {pair!r}")
         options[key.strip()] = yaml.safe_load(value) if value else ""
     return options
 
@@ -53,6 +53,10 @@ def register(train: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--feature", help="Extra prompt feature appended to the embedding (log_chars); repeatable."),
         ] = None,
+        alias: Annotated[
+            list[str] | None,
+            typer.Option("--alias", help="ALIAS=MODEL: another name for a model of the battles, kept in the checkpoint."),
+        ] = None,
     ) -> None:
         """Train the matrix-factorisation router on pairwise battles."""
         from routellm_router_mf.train import TrainOptions, train_mf
@@ -60,6 +64,7 @@ def register(train: typer.Typer) -> None:
         options = TrainOptions(
             dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, noise=noise,
             val_fraction=val_fraction, patience=patience, seed=seed, ties=ties, features=list(feature or []),
+            aliases={k: str(v) for k, v in parse_options(alias or [], flag="--alias").items()},
         )
         command = "routellm " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         train_mf(

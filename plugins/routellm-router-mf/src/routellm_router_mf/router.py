@@ -44,8 +44,9 @@ class MFRouter(Router):
         if cfg.hidden_size is not None and cfg.hidden_size != self.checkpoint.dim:
             raise ConfigError(f"{where}: hidden_size is {cfg.hidden_size} but the checkpoint has dim {self.checkpoint.dim}")
         names = self.checkpoint.names
-        self.strong_index = find_model(names, cfg.strong_model, where=where)
-        self.weak_index = find_model(names, cfg.weak_model, where=where)
+        aliases = self.checkpoint.aliases
+        self.strong_index = find_model(names, cfg.strong_model, where=where, aliases=aliases)
+        self.weak_index = find_model(names, cfg.weak_model, where=where, aliases=aliases)
         if self.strong_index == self.weak_index:
             raise ConfigError(f"{where}: strong_model and weak_model are the same model ({names[self.strong_index]})")
         self.direction = pair_direction(weights, self.strong_index, self.weak_index)
