@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-
 from routellm.paths import data_dir
 from routellm_router_mf.router import MFRouter
 
@@ -41,14 +40,17 @@ def apgr(win_rates: np.ndarray, strong_q: np.ndarray, weak_q: np.ndarray, points
 
 def gsm8k(root: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     frame = pl.read_csv(root / "benchmarks/gsm8k/gsm8k_responses.csv")
-    contaminated = {json.loads(line)["eval_prompt"] for line in open(root / "benchmarks/gsm8k/contaminated_prompts.jsonl")}
+    contaminated = {
+        json.loads(line)["eval_prompt"]
+        for line in (root / "benchmarks/gsm8k/contaminated_prompts.jsonl").read_text().splitlines()
+    }
     frame = frame.filter(~pl.col("prompt").is_in(list(contaminated)))
     as_float = lambda col: frame[col].cast(pl.Float64).to_numpy()  # noqa: E731
     return frame["prompt"].to_list(), as_float(STRONG), as_float(WEAK)
 
 
 def mt_bench(root: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
-    questions = [json.loads(line) for line in open(root / "benchmarks/mt_bench/question.jsonl")]
+    questions = [json.loads(line) for line in (root / "benchmarks/mt_bench/question.jsonl").read_text().splitlines()]
     judgements = pl.read_ndjson(root / "benchmarks/mt_bench/judgements.jsonl")
     mean = judgements.group_by("question_id", "model").agg(pl.col("score").mean())
     score = {(r["question_id"], r["model"]): r["score"] for r in mean.iter_rows(named=True)}
