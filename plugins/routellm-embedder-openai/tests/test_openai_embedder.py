@@ -69,7 +69,7 @@ def upstream():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     state.base_url = f"http://127.0.0.1:{server.server_port}/v1"
     yield state

@@ -35,10 +35,22 @@ def test_default_checkpoint_records_how_it_was_trained():
     assert "validation" in card.lower() and f"{training['metrics']['val_pairwise_accuracy']:.4f}" in card
 
 
-def test_local_config_routes_offline(capsys):
+@pytest.fixture
+def keep_torch_threads():
+    """configs/local.yaml sets torch's (process-wide) thread count; put it back for the other tests."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_local_config_routes_offline(keep_torch_threads):
     config = load_config(ROOT / "configs" / "local.yaml")
     router = config.create_router("mf")
     assert router.folder == DEFAULT_CHECKPOINT
+    assert router.embedder.config.num_threads == 1  # merged over the checkpoint's recorded embedder
+    assert router.embedder.config.model == "sentence-transformers/all-MiniLM-L6-v2"
     names = router.checkpoint.names
     assert names[router.strong_index] == "gpt4_1106_preview"
     assert names[router.weak_index] == "Mixtral-8x7B-Instruct-v0.1_concise"
