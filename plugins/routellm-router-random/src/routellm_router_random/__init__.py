@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 import numpy as np
+
 import routellm
 from routellm.records import RouterSpec
 from routellm.router import Router
