@@ -135,3 +135,27 @@ def test_train_errors_are_clear(tmp_path, battles_file):
     bad.write_text("a,b\n1,2\n")
     result = runner.invoke(build_app(), ["train", "mf", "--battles", str(bad), "--out", str(tmp_path / "o")])
     assert "not in the arena battles schema" in str(result.exception)
+
+
+def test_train_with_length_feature_and_dropped_ties(tmp_path, battles_file, minilm_path):
+    frame = pl.read_parquet(battles_file)
+    prompts = frame["prompt"].unique(maintain_order=True).to_list()[:40]
+    source = tmp_path / "battles.jsonl"
+    frame.filter(pl.col("prompt").is_in(prompts)).write_ndjson(source)
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", "mf", "--battles", str(source), "--out", str(tmp_path / "ck"), "-E", f"model={minilm_path}",
+         "--epochs", "3", "--dim", "8", "--ties", "drop", "--feature", "log_chars", "--val-fraction", "0.25"],
+    )
+    assert result.exit_code == 0, result.output
+    config, weights = load_checkpoint(tmp_path / "ck")
+    assert config.features == ["log_chars"] and config.feature_std[0] > 0
+    assert weights.text_proj.shape == (8, 385)
+    assert config.training["options"]["ties"] == "drop"
+    assert config.training["battles_used"] == frame.filter(
+        pl.col("prompt").is_in(prompts) & (pl.col("winner_tie") == 0)
+    ).height
+    router = MFRouter(MFRouter.Config(checkpoint_path=str(tmp_path / "ck"), strong_model="gpt4_1106_preview",
+                                      weak_model="Mixtral-8x7B-Instruct-v0.1_concise"))
+    rates = router.batch_calculate_win_rate(["short", "a much longer prompt " * 20])
+    assert rates.shape == (2,) and np.all((rates > 0) & (rates < 1))
