@@ -66,10 +66,27 @@ def _first_turn(value: str) -> str:
     return value
 
 
-def load_battles(source: str | Path, *, split: str = "train") -> pl.DataFrame:
+def _text_chars(value: str | None) -> int:
+    """Characters of an arena ``response`` cell (a JSON list of turns, or plain text), all turns together."""
+    if value is None:
+        return 0
+    if value.startswith("["):
+        try:
+            turns = json.loads(value)
+        except ValueError:
+            return len(value)
+        if isinstance(turns, list):
+            return sum(len(str(t)) for t in turns if t is not None)
+    return len(value)
+
+
+def load_battles(source: str | Path, *, split: str = "train", response_lengths: bool = False) -> pl.DataFrame:
     """Load battles, normalised to columns ``prompt`` (first user turn), ``model_a``, ``model_b``,
     ``winner`` (one of :data:`WINNERS`) and ``preference`` (probability that model_b is better;
-    1.0 / 0.0 / 0.5 from the winner columns when the source has none)."""
+    1.0 / 0.0 / 0.5 from the winner columns when the source has none).
+
+    With ``response_lengths``, also ``response_a_chars`` / ``response_b_chars`` (null when the source has
+    no response columns), e.g. to control for a judge's preference for long answers."""
     import polars as pl
 
     frame = read_table(source, split=split)
@@ -91,11 +108,20 @@ def load_battles(source: str | Path, *, split: str = "train") -> pl.DataFrame:
         if "preference" in frame.columns
         else pl.when(pl.col("winner_model_b") == 1).then(1.0).when(pl.col("winner_model_a") == 1).then(0.0).otherwise(0.5)
     )
-    out = frame.select(
+    columns = [
         pl.col("prompt").cast(pl.String).map_elements(_first_turn, return_dtype=pl.String).alias("prompt"),
         pl.col("model_a").cast(pl.String),
         pl.col("model_b").cast(pl.String),
         winner.alias("winner"),
         preference.alias("preference"),
-    )
+    ]
+    if response_lengths:
+        for side in ("a", "b"):
+            name = f"response_{side}"
+            columns.append(
+                pl.col(name).cast(pl.String).map_elements(_text_chars, return_dtype=pl.Int64).alias(f"{name}_chars")
+                if name in frame.columns
+                else pl.lit(None, dtype=pl.Int64).alias(f"{name}_chars")
+            )
+    out = frame.select(columns)
     return out.filter(pl.col("prompt").str.len_chars() > 0)

@@ -145,13 +145,17 @@ def test_train_with_length_feature_and_dropped_ties(tmp_path, battles_file, mini
     result = CliRunner().invoke(
         build_app(),
         ["train", "mf", "--battles", str(source), "--out", str(tmp_path / "ck"), "-E", f"model={minilm_path}",
-         "--epochs", "3", "--dim", "8", "--ties", "drop", "--feature", "log_chars", "--val-fraction", "0.25"],
+         "--epochs", "3", "--dim", "8", "--ties", "drop", "--feature", "log_chars", "--val-fraction", "0.25",
+         "--length-control"],
     )
     assert result.exit_code == 0, result.output
     config, weights = load_checkpoint(tmp_path / "ck")
     assert config.features == ["log_chars"] and config.feature_std[0] > 0
     assert weights.text_proj.shape == (8, 385)
     assert config.training["options"]["ties"] == "drop"
+    # Length control is training-only: a coefficient in the metadata, nothing extra in the weights.
+    assert config.training["options"]["length_control"] is True
+    assert np.isfinite(config.training["metrics"]["length_coefficient"])
     assert config.training["battles_used"] == frame.filter(
         pl.col("prompt").is_in(prompts) & (pl.col("winner_tie") == 0)
     ).height

@@ -62,3 +62,28 @@ def test_within_pair_auc():
     assert within_pair_auc(a, b, won, perfect) == within_pair_auc(
         np.where(a == 2, 1, a), np.where(a == 2, 2, b), np.where(a == 2, 1 - won, won), np.where(a == 2, -perfect, perfect)
     )
+
+
+def test_response_lengths_for_length_control(tmp_path):
+    import json
+
+    from routellm.battles import load_battles
+
+    rows = [
+        {"model_a": "x", "model_b": "y", "prompt": json.dumps(["q1"]), "response_a": json.dumps(["abc", "de"]),
+         "response_b": json.dumps(["a"]), "winner_model_a": 1, "winner_model_b": 0, "winner_tie": 0},
+        {"model_a": "y", "model_b": "x", "prompt": json.dumps(["q2"]), "response_a": "plain text",
+         "response_b": json.dumps([None]), "winner_model_a": 0, "winner_model_b": 0, "winner_tie": 1},
+    ]
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    frame = load_battles(path, response_lengths=True)
+    assert frame["response_a_chars"].to_list() == [5, 10]
+    assert frame["response_b_chars"].to_list() == [1, 0]
+    data = battle_arrays(frame, "soft")
+    np.testing.assert_allclose(data.length_diff, [np.log(6) - np.log(2), np.log(11) - np.log(1)])
+    assert "response_a_chars" not in load_battles(path).columns
+
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text("\n".join(json.dumps({k: v for k, v in r.items() if not k.startswith("response")}) for r in rows))
+    assert load_battles(bare, response_lengths=True)["response_a_chars"].null_count() == 2

@@ -53,6 +53,10 @@ def register(train: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--feature", help="Extra prompt feature appended to the embedding (log_chars); repeatable."),
         ] = None,
+        length_control: Annotated[
+            bool,
+            typer.Option(help="Absorb the judge's preference for long answers in a training-only term (needs responses)."),
+        ] = False,
         alias: Annotated[
             list[str] | None,
             typer.Option("--alias", help="ALIAS=MODEL: another name for a model of the battles, kept in the checkpoint."),
@@ -63,7 +67,7 @@ def register(train: typer.Typer) -> None:
 
         options = TrainOptions(
             dim=dim, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, noise=noise,
-            val_fraction=val_fraction, patience=patience, seed=seed, ties=ties, features=list(feature or []),
+            val_fraction=val_fraction, patience=patience, seed=seed, ties=ties, features=list(feature or []), length_control=length_control,
             aliases={k: str(v) for k, v in parse_options(alias or [], flag="--alias").items()},
         )
         command = "routellm " + " ".join(shlex.quote(a) for a in sys.argv[1:])

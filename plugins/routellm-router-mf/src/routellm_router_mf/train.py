@@ -54,6 +54,10 @@ class TrainOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     #: ``soft`` (keep ties as 0.5 / graded preference targets) or ``drop`` (the seed's choice).
     ties: str = "soft"
     features: list[str] = msgspec.field(default_factory=list)
+    #: Control for the judge's length preference: a learned term ``β · (log response-length difference)``
+    #: joins the logit in training only (as in length-controlled AlpacaEval), so the mf part learns
+    #: preferences net of answer length. Needs ``response_a``/``response_b`` columns.
+    length_control: bool = False
     #: Extra names for rows of the model table, recorded in the checkpoint (``{alias: name in the data}``).
     aliases: dict[str, str] = msgspec.field(default_factory=dict)
 
@@ -80,6 +84,8 @@ class BattleArrays:
     target: np.ndarray
     #: 1 if model_a won, 0 if model_b won, -1 for a tie.
     winner: np.ndarray
+    #: log(1 + chars of response_a) − log(1 + chars of response_b); zeros when unknown.
+    length_diff: np.ndarray | None = None
 
 
 def battle_arrays(frame: Any, ties: str) -> BattleArrays:
@@ -103,7 +109,13 @@ def battle_arrays(frame: Any, ties: str) -> BattleArrays:
         target = 1.0 - frame["preference"].fill_null(0.5).to_numpy().astype(np.float64)
     else:
         target = hard.astype(np.float64)
+    length_diff = None
+    if "response_a_chars" in frame.columns:
+        chars_a = frame["response_a_chars"].fill_null(0).to_numpy().astype(np.float64)
+        chars_b = frame["response_b_chars"].fill_null(0).to_numpy().astype(np.float64)
+        length_diff = np.log1p(chars_a) - np.log1p(chars_b)
     return BattleArrays(
+        length_diff=length_diff,
         prompts=prompts,
         names=names,
         prompt_idx=np.array([prompt_id[p] for p in frame["prompt"].to_list()], dtype=np.int64),
@@ -166,8 +178,10 @@ def train_mf(
     if unknown:
         raise ConfigError(f"unknown prompt feature '{unknown[0]}' (known: {', '.join(FEATURES)})")
     started = time.time()
-    frame = load_battles(battles)
+    frame = load_battles(battles, response_lengths=options.length_control)
     data = battle_arrays(frame, options.ties)
+    if options.length_control and frame["response_a_chars"].null_count() == frame.height:
+        raise ConfigError(f"{battles}: --length-control needs response_a/response_b columns, which this source lacks")
     missing = [row for row in options.aliases.values() if row not in data.names]
     if missing:
         raise ConfigError(f"alias target '{missing[0]}' is not a model in the battles (models: {', '.join(data.names)})")
@@ -200,7 +214,7 @@ def train_mf(
         x = np.concatenate([x, feats.astype(np.float32)], axis=1)
 
     torch.manual_seed(options.seed)
-    net = _MFNet(len(data.names), options.dim, x.shape[1])
+    net = _MFNet(len(data.names), options.dim, x.shape[1], length_control=options.length_control)
     X = torch.from_numpy(x)
     tensors = {
         key: torch.from_numpy(value)
@@ -209,15 +223,23 @@ def train_mf(
             ("target", data.target.astype(np.float32)), ("winner", data.winner),
         )
     }
+    length_scale = 1.0
+    if options.length_control:
+        length_scale = float(max(np.std(data.length_diff[~is_val]), 1e-6))
+        tensors["length"] = torch.from_numpy((data.length_diff / length_scale).astype(np.float32))
     train_rows = torch.from_numpy(np.flatnonzero(~is_val))
     val_rows = torch.from_numpy(np.flatnonzero(is_val))
     optimizer = torch.optim.Adam(net.parameters(), lr=options.lr, weight_decay=options.weight_decay)
     generator = torch.Generator().manual_seed(options.seed)
 
-    def logits_for(rows: torch.Tensor) -> torch.Tensor:
+    def lengths(rows: torch.Tensor) -> torch.Tensor | None:
+        return tensors["length"][rows] if "length" in tensors else None
+
+    def logits_for(rows: torch.Tensor, *, with_length: bool = True) -> torch.Tensor:
         net.eval()
         with torch.no_grad():
-            out = net(X[tensors["prompt"][rows]], tensors["a"][rows], tensors["b"][rows])
+            out = net(X[tensors["prompt"][rows]], tensors["a"][rows], tensors["b"][rows],
+                      lengths(rows) if with_length else None)
         net.train()
         return out
 
@@ -247,7 +269,7 @@ def train_mf(
                 xb = X[tensors["prompt"][rows]]
                 if options.noise:
                     xb = xb + torch.randn(xb.shape, generator=generator) * options.noise
-                logits = net(xb, tensors["a"][rows], tensors["b"][rows])
+                logits = net(xb, tensors["a"][rows], tensors["b"][rows], lengths(rows))
                 loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, tensors["target"][rows])
                 optimizer.zero_grad()
                 loss.backward()
@@ -275,7 +297,7 @@ def train_mf(
         "val_pairwise_accuracy": best["accuracy"],
         "val_model_only_accuracy": model_only_accuracy(data, ~is_val, is_val),
         "val_within_pair_auc": within_pair_auc(
-            data.a_idx[is_val], data.b_idx[is_val], data.winner[is_val], logits_for(val_rows).numpy()
+            data.a_idx[is_val], data.b_idx[is_val], data.winner[is_val], logits_for(val_rows, with_length=False).numpy()
         ),
         "val_loss": best["loss"],
         "best_epoch": int(best["epoch"]),
@@ -284,6 +306,9 @@ def train_mf(
         "train_pairwise_accuracy": evaluate(train_rows)["accuracy"],
         "seconds": round(time.time() - started, 1),
     }
+    if options.length_control:
+        metrics["length_coefficient"] = float(net.length_coef.detach()) / length_scale  # per unit of log-length ratio
+        metrics["val_pairwise_accuracy_without_length"] = _accuracy(logits_for(val_rows, with_length=False), tensors["winner"][val_rows])
     config = MFConfig(
         dim=options.dim,
         num_models=len(data.names),
@@ -309,7 +334,7 @@ def train_mf(
             "command": command,
         },
     )
-    state = net.state_dict()
+    state = {k: v for k, v in net.state_dict().items() if k != "length_coef"}
     weights = MFWeights(
         P=state["P.weight"].numpy(),
         text_proj=state["text_proj.0.weight"].numpy(),
@@ -363,7 +388,12 @@ def within_pair_auc(a: np.ndarray, b: np.ndarray, winner: np.ndarray, logits: np
     return float(total / weight) if weight else float("nan")
 
 
-def _MFNet(num_models: int, dim: int, input_dim: int):  # noqa: N802 - builds a torch module lazily
+def _accuracy(logits, winner) -> float:
+    decided = winner >= 0
+    return float(((logits > 0).long() == winner)[decided].float().mean()) if bool(decided.any()) else float("nan")
+
+
+def _MFNet(num_models: int, dim: int, input_dim: int, *, length_control: bool = False):  # noqa: N802 - lazy torch
     import torch
 
     class MFNet(torch.nn.Module):
@@ -374,10 +404,15 @@ def _MFNet(num_models: int, dim: int, input_dim: int):  # noqa: N802 - builds a 
             self.P = torch.nn.Embedding(num_models, dim)
             self.text_proj = torch.nn.Sequential(torch.nn.Linear(input_dim, dim, bias=False))
             self.classifier = torch.nn.Sequential(torch.nn.Linear(dim, 1, bias=False))
+            # Training-only nuisance term; not part of the checkpoint.
+            self.length_coef = torch.nn.Parameter(torch.zeros(())) if length_control else None
 
-        def forward(self, x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        def forward(self, x, a, b, length=None):
             p = torch.nn.functional.normalize(self.P.weight, p=2, dim=1)
-            return self.classifier((p[a] - p[b]) * self.text_proj(x)).squeeze(-1)
+            logits = self.classifier((p[a] - p[b]) * self.text_proj(x)).squeeze(-1)
+            if length is not None and self.length_coef is not None:
+                logits = logits + self.length_coef * length
+            return logits
 
     return MFNet()
 
@@ -405,6 +440,7 @@ def model_card(config: MFConfig, history: list[dict[str, float]]) -> str:
         f"- validation split by prompt: {t.get('val_prompts')} prompts ({t.get('val_battles')} battles), seed {opts.get('seed')}",
         f"- prompt embedder: `{embedder}` ({config.text_dim}-d)",
         f"- aliases: {', '.join(f'`{k}` → `{v}`' for k, v in config.aliases.items()) or 'none'}",
+        f"- length control: {'on: a training-only term β·Δlog(response length) absorbed the judge’s length preference (β = ' + format(m.get('length_coefficient', float('nan')), '.3f') + '); accuracy and loss below include it, the within-pair AUC does not' if opts.get('length_control') else 'off'}",
         f"- extra prompt features: {', '.join(config.features) or 'none'}",
         f"- ties: {opts.get('ties')} ("
         + ("soft targets: the target is P(model_a wins) = 1 − preference; a tie counts 0.5" if opts.get("ties") == "soft" else "ties dropped, hard 0/1 targets")
