@@ -66,13 +66,31 @@ def _first_turn(value: str) -> str:
     return value
 
 
-def load_battles(source: str | Path, *, split: str = "train", row_index: bool = False) -> pl.DataFrame:
+def _text_chars(value: str | None) -> int:
+    """Characters of an arena ``response`` cell (a JSON list of turns, or plain text), all turns together."""
+    if value is None:
+        return 0
+    if value.startswith("["):
+        try:
+            turns = json.loads(value)
+        except ValueError:
+            return len(value)
+        if isinstance(turns, list):
+            return sum(len(str(t)) for t in turns if t is not None)
+    return len(value)
+
+
+def load_battles(
+    source: str | Path, *, split: str = "train", row_index: bool = False, response_lengths: bool = False
+) -> pl.DataFrame:
     """Load battles, normalised to columns ``prompt`` (first user turn), ``model_a``, ``model_b``,
     ``winner`` (one of :data:`WINNERS`) and ``preference`` (probability that model_b is better;
     1.0 / 0.0 / 0.5 from the winner columns when the source has none).
 
     With ``row_index`` a ``row`` column keeps each battle's row number in the source, so data
-    aligned with the source rows (such as precomputed embeddings) can follow the filtering."""
+    aligned with the source rows (such as precomputed embeddings) can follow the filtering.
+    With ``response_lengths``, also ``response_a_chars`` / ``response_b_chars`` (null when the source has
+    no response columns), e.g. to control for a judge's preference for long answers."""
     import polars as pl
 
     frame = read_table(source, split=split)
@@ -96,12 +114,21 @@ def load_battles(source: str | Path, *, split: str = "train", row_index: bool = 
     )
     if row_index:
         frame = frame.with_row_index("row")
-    out = frame.select(
+    columns = [
         *([pl.col("row")] if row_index else []),
         pl.col("prompt").cast(pl.String).map_elements(_first_turn, return_dtype=pl.String).alias("prompt"),
         pl.col("model_a").cast(pl.String),
         pl.col("model_b").cast(pl.String),
         winner.alias("winner"),
         preference.alias("preference"),
-    )
+    ]
+    if response_lengths:
+        for side in ("a", "b"):
+            name = f"response_{side}"
+            columns.append(
+                pl.col(name).cast(pl.String).map_elements(_text_chars, return_dtype=pl.Int64).alias(f"{name}_chars")
+                if name in frame.columns
+                else pl.lit(None, dtype=pl.Int64).alias(f"{name}_chars")
+            )
+    out = frame.select(columns)
     return out.filter(pl.col("prompt").str.len_chars() > 0)

@@ -18,6 +18,7 @@ from routellm.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DTYPES = ("float32", "float16", "bfloat16")
 
 
 class HuggingFaceEmbedder(Embedder):
@@ -27,13 +28,15 @@ class HuggingFaceEmbedder(Embedder):
         model: str = DEFAULT_MODEL
         #: ``auto`` picks CUDA, then MPS, then CPU.
         device: str = "auto"
-        #: Tokens kept per text; default: the model's own limit.
+        #: Tokens kept per text; default: the model's own limit (256 for all-MiniLM-L6-v2).
         max_length: int | None = None
         batch_size: int = 64
         #: ``float32``, ``float16`` or ``bfloat16`` (half precision only helps on a GPU).
         dtype: str = "float32"
         revision: str | None = None
         cache_size: int = 4096
+        #: CPU threads for torch (process-wide ``torch.set_num_threads``); default: torch's choice.
+        num_threads: int | None = None
 
     def __init__(self, config: Config | None = None) -> None:
         config = config if config is not None else self.Config()
@@ -50,20 +53,35 @@ class HuggingFaceEmbedder(Embedder):
         """Local folder of the model: the configured folder, the hub snapshot, or the packaged copy."""
         return resolve_model(self.config.model, self.config.revision)
 
-    @cached_property
+    @property
     def _parts(self) -> tuple[Any, Any, Any, int]:
+        parts = self.__dict__.get("_loaded")
+        if parts is None:
+            with self._load_lock:  # one load even when several threads embed at once
+                parts = self.__dict__.get("_loaded")
+                if parts is None:
+                    parts = self.__dict__["_loaded"] = self._load()
+        return parts
+
+    def _load(self) -> tuple[Any, Any, Any, int]:
         import torch
         from transformers import AutoModel, AutoTokenizer
 
-        with self._load_lock:
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(self.path)
-                model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, self.config.dtype))
-            except (OSError, ValueError) as exc:
-                raise ConfigError(f"embedder 'huggingface': cannot load model from {self.path}: {exc}") from None
-            device = pick_device(self.config.device)
-            model.to(device).eval()
-            limit = self.config.max_length or model_max_length(self.path, tokenizer, model.config)
+        if self.config.num_threads:
+            torch.set_num_threads(self.config.num_threads)
+        if self.config.dtype not in DTYPES:
+            raise ConfigError(f"embedder 'huggingface': dtype must be one of {', '.join(DTYPES)}, got {self.config.dtype!r}")
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every CLI call
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.path)
+            model = AutoModel.from_pretrained(self.path, dtype=getattr(torch, self.config.dtype))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"embedder 'huggingface': cannot load model from {self.path}: {exc}") from None
+        device = pick_device(self.config.device)
+        model.to(device).eval()
+        limit = self.config.max_length or model_max_length(self.path, tokenizer, model.config)
         return tokenizer, model, device, limit
 
     @property

@@ -1,0 +1,143 @@
+"""mf router speed on this machine's CPU with the local all-MiniLM-L6-v2: prompts/s batched (batch 64)
+and single-prompt p50 latency, for the shipped default and for speed variants, measured interleaved in
+one run so they share the machine's load. Also the default checkpoint's validation metrics.
+
+    ROUTELLM_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/mf_speed.py [--rounds 3]
+
+Variants (the in-memory LRU is off for all, so every prompt is embedded):
+
+* ``default``: what ``configs/local.yaml`` runs (float32, truncation at the model's 256 tokens, torch's threads);
+* ``max_length_128``: truncation at 128 tokens (the length all-MiniLM-L6-v2 was trained at);
+* ``threads_1``: one torch thread;
+* ``int8_dynamic``: ``torch.ao.quantization.quantize_dynamic`` (per-channel int8 Linear weights); benchmark
+  only, not offered by the embedder, because the activations' scale is per batch, so a prompt's win rate
+  depends on the other prompts in its batch (reported as ``batch_vs_single_max_diff``).
+
+Writes ``results/mf_speed.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import torch
+from routellm.paths import data_dir
+from routellm_router_mf.router import MFRouter
+
+BATCH = 64
+
+
+def prompt_sets(root: Path, n: int) -> dict[str, list[str]]:
+    gsm = pl.read_csv(root / "benchmarks/gsm8k/gsm8k_responses.csv")["prompt"].to_list()[:n]
+    mt = [json.loads(line)["turns"][0] for line in (root / "benchmarks/mt_bench/question.jsonl").read_text().splitlines()]
+    battles = pl.read_parquet(root / "battles/alpaca_eval_gpt4_turbo.parquet")["prompt"].unique(maintain_order=True)
+    alpaca = [json.loads(p)[0] for p in battles.to_list()[:n]]
+    return {"gsm8k": gsm, "mt_bench": mt, "alpaca": alpaca}
+
+
+def make_router(variant: str) -> MFRouter:
+    embedder: dict = {"cache_size": 0, "batch_size": BATCH}
+    if variant == "max_length_128":
+        embedder["max_length"] = 128
+    router = MFRouter(MFRouter.Config(checkpoint_path="default", embedder=embedder))
+    router.calculate_strong_win_rate("warm up")  # load the model
+    if variant == "int8_dynamic":
+        parts = router.embedder._parts
+        quantized = torch.ao.quantization.quantize_dynamic(
+            parts[1], {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
+        )
+        router.embedder.__dict__["_loaded"] = (parts[0], quantized, parts[2], parts[3])
+    return router
+
+
+def threads_for(variant: str, default_threads: int) -> int:
+    return 1 if variant == "threads_1" else default_threads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (medians reported)")
+    parser.add_argument("--prompts", type=int, default=128, help="prompts per set (MT Bench has 80)")
+    parser.add_argument("--single", type=int, default=60, help="prompts timed one by one per round")
+    parser.add_argument("--variants", nargs="*", default=["default", "max_length_128", "threads_1", "int8_dynamic"])
+    parser.add_argument("--out", type=Path, default=Path("results/mf_speed.json"))
+    args = parser.parse_args()
+    root = data_dir()
+    if root is None:
+        raise SystemExit("set ROUTELLM_DATA_DIR to the shared data folder")
+    sets = prompt_sets(root, args.prompts)
+    default_threads = torch.get_num_threads()
+    routers = {v: make_router(v) for v in args.variants}
+    everything = [p for prompts in sets.values() for p in prompts]
+    singles = [p for i, p in enumerate(everything) if i % max(1, len(everything) // args.single) == 0][: args.single]
+
+    # Quality effect of each variant: win rates against the default's, and batch vs one-by-one.
+    torch.set_num_threads(default_threads)
+    reference = routers[args.variants[0]].batch_calculate_win_rate(everything)
+    quality = {}
+    for variant, router in routers.items():
+        torch.set_num_threads(threads_for(variant, default_threads))
+        batched = router.batch_calculate_win_rate(everything)
+        one_by_one = np.array([router.calculate_strong_win_rate(p) for p in everything[:64]])
+        quality[variant] = {
+            "win_rate_max_abs_diff_vs_default": float(np.abs(batched - reference).max()),
+            "win_rate_mean_abs_diff_vs_default": float(np.abs(batched - reference).mean()),
+            "batch_vs_single_max_diff": float(np.abs(batched[:64] - one_by_one).max()),
+        }
+
+    throughput: dict[str, dict[str, list[float]]] = {v: {s: [] for s in sets} for v in routers}
+    latency: dict[str, list[float]] = {v: [] for v in routers}
+    for round_ in range(args.rounds):
+        for variant, router in routers.items():
+            torch.set_num_threads(threads_for(variant, default_threads))
+            for name, prompts in sets.items():
+                start = time.perf_counter()
+                router.batch_calculate_win_rate(prompts)
+                throughput[variant][name].append(len(prompts) / (time.perf_counter() - start))
+            for prompt in singles:
+                start = time.perf_counter()
+                router.calculate_strong_win_rate(prompt)
+                latency[variant].append(time.perf_counter() - start)
+        print(f"round {round_ + 1}/{args.rounds} done (load average {os.getloadavg()[0]:.1f})", flush=True)
+    torch.set_num_threads(default_threads)
+
+    metrics = (routers[args.variants[0]].checkpoint.training or {}).get("metrics", {})
+    result = {
+        "machine": {"cpu_count": os.cpu_count(), "torch_threads": default_threads, "processor": platform.processor(),
+                    "load_average_end": os.getloadavg()},
+        "batch_size": BATCH,
+        "default_checkpoint_metrics": metrics,
+        "variants": {},
+    }
+    print(f"\ndefault checkpoint: validation pairwise accuracy {metrics.get('val_pairwise_accuracy', float('nan')):.4f}, "
+          f"loss {metrics.get('val_loss', float('nan')):.4f}")
+    print(f"{'variant':16s} " + " ".join(f"{s + ' p/s':>14s}" for s in sets) + f" {'all p/s':>9s} {'single p50 ms':>14s}"
+          f" {'max |Δwr|':>10s} {'batch≠single':>12s}")
+    base_all = None
+    for variant in routers:
+        per_set = {s: float(np.median(v)) for s, v in throughput[variant].items()}
+        total = len(everything) / sum(len(sets[s]) / per_set[s] for s in sets)
+        base_all = base_all or total
+        p50 = float(np.median(latency[variant]) * 1000)
+        result["variants"][variant] = {
+            "prompts_per_s": per_set, "prompts_per_s_all_sets": total, "speedup_vs_default": total / base_all,
+            "single_p50_ms": p50, "single_p90_ms": float(np.percentile(latency[variant], 90) * 1000),
+            "raw_prompts_per_s": throughput[variant], **quality[variant],
+        }
+        q = quality[variant]
+        print(f"{variant:16s} " + " ".join(f"{per_set[s]:14.1f}" for s in sets) + f" {total:9.1f} {p50:14.1f}"
+              f" {q['win_rate_max_abs_diff_vs_default']:10.4f} {q['batch_vs_single_max_diff']:12.2e}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""The ``mf`` router plugin: hooks only; numpy/torch code is imported when a router is built or trained."""
+
+from __future__ import annotations
+
+import routellm
+from routellm.records import RouterSpec
+
+
+@routellm.hookimpl
+def routellm_routers():
+    from routellm_router_mf.router import MFRouter
+
+    yield RouterSpec(
+        name="mf",
+        router_class=MFRouter,
+        description="Matrix factorisation over prompt embeddings (the seed's recommended router).",
+    )
+
+
+@routellm.hookimpl
+def routellm_register_commands(train):
+    from routellm_router_mf.cli import register
+
+    register(train)

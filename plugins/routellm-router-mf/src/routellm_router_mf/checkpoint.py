@@ -1,0 +1,212 @@
+"""mf checkpoints on disk: the seed's published layout and the extended one written by ``routellm train mf``.
+
+Both are a folder with ``config.json`` and weights ``P.weight`` (model embeddings),
+``text_proj.0.weight`` (prompt projection) and ``classifier.0.weight`` (scoring vector) in
+``model.safetensors`` (or ``pytorch_model.bin``, read with ``torch.load(weights_only=True)``; nothing
+is ever unpickled). The seed's ``config.json`` holds only the constructor arguments (``dim``,
+``num_models``, ``text_dim``, ``num_classes``, ``use_proj``); its rows are named by
+:data:`~routellm_router_mf.model_ids.SEED_MODEL_NAMES`. Checkpoints trained here add their own
+``model_names``, the embedder that made the prompt embeddings, optional extra prompt features and
+training metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+from routellm.errors import ConfigError
+
+from routellm_router_mf.model_ids import SEED_MODEL_NAMES
+
+#: The folder of the checkpoint shipped in this package (``checkpoint_path: default``).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+SAFETENSORS = "model.safetensors"
+TORCH_BIN = "pytorch_model.bin"
+FORMAT = "routellm-mf/1"
+#: Extra prompt features a checkpoint may declare (appended, standardised, to the embedding).
+FEATURES = ("log_chars",)
+
+
+class MFConfig(msgspec.Struct, omit_defaults=True):
+    """``config.json`` of an mf checkpoint (the seed's keys first; the rest is this project's extension)."""
+
+    dim: int
+    num_models: int
+    text_dim: int
+    num_classes: int = 1
+    use_proj: bool = True
+    format: str | None = None
+    #: Row ``i`` of ``P`` is ``model_names[i]``; absent in the seed's layout (then the seed's table).
+    model_names: list[str] | None = None
+    #: Other names for rows, e.g. ``{"mixtral-8x7b-instruct-v0.1": "Mixtral-8x7B-Instruct-v0.1_concise"}``.
+    aliases: dict[str, str] = msgspec.field(default_factory=dict)
+    #: The embedder section (``name`` plus its options) that produced the training embeddings.
+    embedder: dict[str, Any] | None = None
+    #: Extra prompt features appended after the embedding, standardised with ``feature_mean/std``.
+    features: list[str] = msgspec.field(default_factory=list)
+    feature_mean: list[float] = msgspec.field(default_factory=list)
+    feature_std: list[float] = msgspec.field(default_factory=list)
+    #: How the checkpoint was trained (data, split, hyperparameters, metrics).
+    training: dict[str, Any] | None = None
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.model_names) if self.model_names is not None else list(SEED_MODEL_NAMES)
+
+    @property
+    def input_dim(self) -> int:
+        """Width of the prompt vector the projection takes: embedding plus features."""
+        return self.text_dim + len(self.features)
+
+
+@dataclass
+class MFWeights:
+    """The three weight matrices, as float32 numpy arrays."""
+
+    P: np.ndarray  # (num_models, dim)
+    text_proj: np.ndarray | None  # (dim, input_dim), None when use_proj is false
+    classifier: np.ndarray  # (num_classes, dim)
+
+
+def state_dict_keys(use_proj: bool) -> list[str]:
+    keys = ["P.weight", "classifier.0.weight"]
+    return keys + ["text_proj.0.weight"] if use_proj else keys
+
+
+def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
+    """A local folder for ``path``: ``default`` (the packaged one), a folder, or a Hugging Face Hub repo id."""
+    if path == "default":
+        return DEFAULT_CHECKPOINT
+    local = Path(path).expanduser()
+    if local.is_dir():
+        return local
+    if local.exists():
+        raise ConfigError(f"mf checkpoint_path must be a folder (config.json + model.safetensors), got a file: {local}")
+    if local.is_absolute() or path.startswith((".", "~")) or not re.fullmatch(r"[\w.-]+/[\w.-]+", path):
+        raise ConfigError(f"mf checkpoint folder not found: {local}")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(
+            snapshot_download(path, revision=revision, allow_patterns=["config.json", "*.safetensors", "*.bin", "*.md"])
+        )
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot get mf checkpoint '{path}' from the Hugging Face Hub ({type(exc).__name__}); "
+            "download it where the Hub is reachable and pass the local folder as checkpoint_path"
+        ) from None
+
+
+def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
+    """Read and validate a checkpoint folder; every problem is a :class:`ConfigError` naming the file."""
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise ConfigError(f"{folder} is not an mf checkpoint: it has no config.json")
+    try:
+        config = msgspec.json.decode(config_file.read_bytes(), type=MFConfig)
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{config_file}: not a valid mf config ({exc})") from None
+    if config.num_classes != 1:
+        raise ConfigError(f"{config_file}: num_classes must be 1 (a single win-rate logit), got {config.num_classes}")
+    unknown = [f for f in config.features if f not in FEATURES]
+    if unknown:
+        raise ConfigError(f"{config_file}: unknown prompt feature '{unknown[0]}' (known: {', '.join(FEATURES)})")
+    if not (len(config.feature_mean) == len(config.feature_std) == len(config.features)):
+        raise ConfigError(f"{config_file}: feature_mean and feature_std need one value per feature")
+    if not config.use_proj and config.input_dim != config.dim:
+        raise ConfigError(f"{config_file}: without use_proj the prompt width ({config.input_dim}) must equal dim")
+    names = config.names
+    if len(names) != config.num_models:
+        raise ConfigError(
+            f"{config_file}: num_models is {config.num_models} but the model-name table has {len(names)} names"
+            + ("" if config.model_names is not None else " (a config without model_names uses the seed's 64)")
+        )
+    bad = [row for row in config.aliases.values() if row not in names]
+    if bad:
+        raise ConfigError(f"{config_file}: alias target '{bad[0]}' is not in the model-name table")
+    tensors = _read_tensors(folder)
+    expected = {
+        "P.weight": (config.num_models, config.dim),
+        "classifier.0.weight": (1, config.dim),
+    }
+    if config.use_proj:
+        expected["text_proj.0.weight"] = (config.dim, config.input_dim)
+    for key, shape in expected.items():
+        if key not in tensors:
+            raise ConfigError(f"{folder}: weights lack '{key}' (found: {', '.join(sorted(tensors)) or 'none'})")
+        if tuple(tensors[key].shape) != shape:
+            raise ConfigError(f"{folder}: '{key}' has shape {tuple(tensors[key].shape)}, config.json implies {shape}")
+    weights = MFWeights(
+        P=tensors["P.weight"],
+        text_proj=tensors.get("text_proj.0.weight") if config.use_proj else None,
+        classifier=tensors["classifier.0.weight"],
+    )
+    return config, weights
+
+
+def _read_tensors(folder: Path) -> dict[str, np.ndarray]:
+    st_file, bin_file = folder / SAFETENSORS, folder / TORCH_BIN
+    if st_file.is_file():
+        from safetensors.numpy import load_file
+
+        try:
+            tensors = load_file(str(st_file))
+        except Exception as exc:
+            raise ConfigError(f"{st_file}: not a readable safetensors file ({exc})") from None
+    elif bin_file.is_file():
+        import torch
+
+        try:
+            state = torch.load(bin_file, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise ConfigError(f"{bin_file}: cannot be read as plain tensors ({type(exc).__name__}: {exc})") from None
+        tensors = {key: value.float().numpy() for key, value in state.items()}
+    else:
+        raise ConfigError(f"{folder} is not an mf checkpoint: it has no {SAFETENSORS} (or {TORCH_BIN})")
+    return {key: np.asarray(value, dtype=np.float32) for key, value in tensors.items()}
+
+
+def save_checkpoint(folder: Path, config: MFConfig, weights: MFWeights, *, card: str | None = None) -> None:
+    """Write ``config.json``, ``model.safetensors`` and (optionally) the model card ``README.md``."""
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {"P.weight": weights.P, "classifier.0.weight": weights.classifier}
+    if weights.text_proj is not None:
+        tensors["text_proj.0.weight"] = weights.text_proj
+    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, str(folder / SAFETENSORS))
+    data = msgspec.to_builtins(config)
+    (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    if card is not None:
+        (folder / "README.md").write_text(card, encoding="utf-8")
+
+
+def name_key(name: str) -> str:
+    """A loose key for matching model names across sources: ``gpt4_1106_preview`` ~ ``gpt-4-1106-preview``,
+    ``mistralai/Mixtral-8x7B-Instruct-v0.1`` ~ ``mixtral-8x7b-instruct-v0.1``."""
+    return re.sub(r"[^a-z0-9.]", "", name.rsplit("/", 1)[-1].lower())
+
+
+def find_model(names: list[str], wanted: str, *, where: str, aliases: dict[str, str] | None = None) -> int:
+    """Row of ``wanted`` in ``names``: exact match, then the checkpoint's aliases, then a loose match
+    (case, punctuation, org prefix) against names and aliases."""
+    if wanted in names:
+        return names.index(wanted)
+    aliases = aliases or {}
+    if wanted in aliases:
+        return names.index(aliases[wanted])
+    matches = {i for i, name in enumerate(names) if name_key(name) == name_key(wanted)}
+    matches |= {names.index(row) for alias, row in aliases.items() if name_key(alias) == name_key(wanted)}
+    if len(matches) == 1:
+        return matches.pop()
+    shown = ", ".join(names[:70]) + (" ..." if len(names) > 70 else "")
+    raise ConfigError(
+        f"{where}: model '{wanted}' is not in this checkpoint's model table "
+        f"({'ambiguous loose match' if matches else 'no match'}); choose one of: {shown}"
+    )

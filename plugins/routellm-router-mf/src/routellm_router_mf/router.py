@@ -1,0 +1,94 @@
+"""The ``mf`` router: the seed's matrix-factorisation model over pluggable prompt embeddings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+import msgspec
+import numpy as np
+from routellm.embedder import Embedder
+from routellm.errors import ConfigError
+from routellm.router import Router
+
+from routellm_router_mf.checkpoint import MFConfig, find_model, load_checkpoint, resolve_checkpoint
+from routellm_router_mf.scoring import pair_direction, prompt_matrix, sigmoid
+
+#: The embedder the seed's published checkpoints were trained with.
+SEED_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-3-small"}
+
+
+class MFRouter(Router):
+    """Strong win rate from a matrix-factorisation checkpoint (the seed's, or one from ``routellm train mf``)."""
+
+    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+        #: ``default`` (the checkpoint shipped in this package), a local folder, or a Hub repo id.
+        checkpoint_path: str = "default"
+        strong_model: str = "gpt-4-1106-preview"
+        weak_model: str = "mixtral-8x7b-instruct-v0.1"
+        #: The seed's option; when given it must match the checkpoint's ``dim``.
+        hidden_size: int | None = None
+        #: Embedder section (``name`` plus options). Defaults to the one recorded in the checkpoint
+        #: (for the seed's layout: ``openai`` ``text-embedding-3-small``); options given without a
+        #: ``name``, or with the checkpoint's name, are merged over the recorded ones.
+        embedder: dict[str, Any] | None = None
+        revision: str | None = None
+
+    def __init__(self, config: Config | None = None, *, embedder: Embedder | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        self.folder = resolve_checkpoint(cfg.checkpoint_path, revision=cfg.revision)
+        self.checkpoint, weights = load_checkpoint(self.folder)
+        where = f"router 'mf' (checkpoint {self.folder})"
+        if cfg.hidden_size is not None and cfg.hidden_size != self.checkpoint.dim:
+            raise ConfigError(f"{where}: hidden_size is {cfg.hidden_size} but the checkpoint has dim {self.checkpoint.dim}")
+        names = self.checkpoint.names
+        aliases = self.checkpoint.aliases
+        self.strong_index = find_model(names, cfg.strong_model, where=where, aliases=aliases)
+        self.weak_index = find_model(names, cfg.weak_model, where=where, aliases=aliases)
+        if self.strong_index == self.weak_index:
+            raise ConfigError(f"{where}: strong_model and weak_model are the same model ({names[self.strong_index]})")
+        self.direction = pair_direction(weights, self.strong_index, self.weak_index)
+        self._embedder = embedder
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The prompt embedder (built on first use, so loading a checkpoint needs no model or network)."""
+        if self._embedder is not None:
+            embedder = self._embedder
+        else:
+            from routellm.registry import get_registry
+
+            name, options = embedder_section(self.checkpoint, self.config.embedder)
+            embedder = get_registry().create_embedder(name, options)
+        if embedder.dim != self.checkpoint.text_dim:
+            raise ConfigError(
+                f"router 'mf': the embedder gives {embedder.dim}-d vectors but checkpoint {self.folder} "
+                f"was trained on {self.checkpoint.text_dim}-d embeddings; use the embedder it was trained with"
+            )
+        return embedder
+
+    def calculate_strong_win_rate(self, prompt: str) -> float:
+        return float(self.batch_calculate_win_rate([prompt])[0])
+
+    def batch_calculate_win_rate(self, prompts: Sequence[str]) -> np.ndarray:
+        prompts = list(prompts)
+        if not prompts:
+            return np.zeros(0, dtype=np.float64)
+        x = prompt_matrix(self.checkpoint, self.embedder.embed(prompts), prompts)
+        return sigmoid(x @ self.direction)
+
+    def close(self) -> None:
+        if "embedder" in self.__dict__ and self._embedder is None:
+            self.embedder.close()
+
+
+def embedder_section(checkpoint: MFConfig, override: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """The embedder name and options: the checkpoint's record, with the router config's options over it."""
+    recorded = dict(checkpoint.embedder) if checkpoint.embedder else dict(SEED_EMBEDDER)
+    override = dict(override or {})
+    recorded_name = recorded.pop("name")
+    name = override.pop("name", recorded_name)
+    options = {**recorded, **override} if name == recorded_name else override
+    return str(name), options
