@@ -95,6 +95,7 @@ def test_plugins_and_route_never_import_torch():
         "    except SystemExit: pass\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
         "assert 'transformers' not in sys.modules\n"
+        "assert 'numpy' not in sys.modules, 'numpy was imported'\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

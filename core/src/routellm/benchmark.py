@@ -5,12 +5,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgspec
-import numpy as np
 
 from routellm.structs import EmptyConfig, convert_section
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class BenchmarkData:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         n = len(self.prompts)
         for model in (self.strong_model, self.weak_model):
             if model not in self.quality:

@@ -13,9 +13,6 @@ import typer
 from routellm.errors import RoutellmError
 from routellm.server.cli import CONTEXT_SETTINGS, serve_command
 
-DEFAULT_STRONG = "gpt-4-1106-preview"
-DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
-
 ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML config: router name -> options (the seed's format) or sections."),
@@ -117,18 +114,24 @@ def route_command(
         float, typer.Option("--threshold", "-t", min=0.0, max=1.0, help="Strong model at or above this win rate.")
     ],
     config: ConfigOption = None,
-    strong_model: Annotated[str, typer.Option(help="Name printed for the strong model.")] = DEFAULT_STRONG,
-    weak_model: Annotated[str, typer.Option(help="Name printed for the weak model.")] = DEFAULT_WEAK,
+    strong_model: Annotated[
+        str | None, typer.Option(help="Strong model's name (default: the config's models.strong, else the seed's).")
+    ] = None,
+    weak_model: Annotated[
+        str | None, typer.Option(help="Weak model's name (default: the config's models.weak, else the seed's).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Score one prompt with a router and print the strong win rate and the chosen model."""
     from routellm.config import load_config
     from routellm.routing import ModelPair, choose_model
+    from routellm.server.settings import model_pair
 
     cfg = load_config(config)
+    configured = model_pair(cfg.section("models"), where=cfg.where)
+    models = ModelPair(strong=strong_model or configured.strong, weak=weak_model or configured.weak)
     instance = cfg.create_router(router)
     win_rate = float(instance.calculate_strong_win_rate(prompt))
-    models = ModelPair(strong=strong_model, weak=weak_model)
     chosen = choose_model(win_rate, [threshold], models.tiers)
     if as_json:
         typer.echo(json.dumps({"router": router, "threshold": threshold, "win_rate": win_rate, "model": chosen}))

@@ -7,6 +7,10 @@ from collections.abc import Sequence
 
 import msgspec
 
+#: The seed's model pair, used when a config names no models.
+DEFAULT_STRONG = "gpt-4-1106-preview"
+DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
+
 
 class ModelPair(msgspec.Struct, frozen=True):
     """The two models a request is routed between."""

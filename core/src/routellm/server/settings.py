@@ -23,10 +23,9 @@ from typing import Any, Literal
 import msgspec
 
 from routellm.errors import ConfigError
+from routellm.routing import DEFAULT_STRONG, DEFAULT_WEAK, ModelPair
 from routellm.structs import convert_section
 
-DEFAULT_STRONG = "gpt-4-1106-preview"
-DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_API_KEY_ENV = "OPENAI_API_KEY"
 
@@ -177,6 +176,14 @@ def _key(section: EndpointSection, flag: str | None, where: str) -> Secret | Non
             )
         return Secret(value)
     return None
+
+
+def model_pair(models: Any = None, *, where: str = "config") -> ModelPair:
+    """The strong and weak model names a ``models:`` section gives (the seed's pair by default)."""
+    section = convert_section(models, ModelsSection, where=f"{where}: models")
+    return ModelPair(
+        strong=_endpoint(section.strong).name or DEFAULT_STRONG, weak=_endpoint(section.weak).name or DEFAULT_WEAK
+    )
 
 
 def resolve_settings(

@@ -8,10 +8,8 @@ from routellm.records import EmbedderSpec
 
 @routellm.hookimpl
 def routellm_embedders():
-    from routellm_embedder_openai.embedder import OpenAIEmbedder
-
     yield EmbedderSpec(
         name="openai",
-        embedder_class=OpenAIEmbedder,
+        embedder_class="routellm_embedder_openai.embedder:OpenAIEmbedder",
         description="OpenAI-compatible /v1/embeddings (default text-embedding-3-small), batched, with retries.",
     )

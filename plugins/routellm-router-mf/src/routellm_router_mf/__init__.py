@@ -8,11 +8,9 @@ from routellm.records import RouterSpec
 
 @routellm.hookimpl
 def routellm_routers():
-    from routellm_router_mf.router import MFRouter
-
     yield RouterSpec(
         name="mf",
-        router_class=MFRouter,
+        router_class="routellm_router_mf.router:MFRouter",
         description="Matrix factorisation over prompt embeddings (the seed's recommended router).",
     )
 

@@ -11,11 +11,9 @@ from routellm.records import RouterSpec
 
 @routellm.hookimpl
 def routellm_routers():
-    from routellm_router_sw_ranking.router import SWRankingRouter
-
     yield RouterSpec(
         name="sw_ranking",
-        router_class=SWRankingRouter,
+        router_class="routellm_router_sw_ranking.router:SWRankingRouter",
         description="Similarity-weighted Bradley-Terry ranking of model tiers over arena battles.",
     )
 
