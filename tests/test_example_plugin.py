@@ -73,3 +73,17 @@ def test_disable_env_hides_it(installed):
     result = routellm(env, "route", "hi", "--router", "length", "--threshold", "0.5")
     assert result.returncode == 1
     assert "unknown router 'length'" in result.stderr
+
+
+def test_evaluates_and_calibrates_a_lazily_loaded_router(installed, shared_data, tmp_path, battles_file):
+    """eval and calibrate build routers whose class is a "module:Class" reference."""
+    env = {**installed, "ROUTELLM_DATA_DIR": str(shared_data), "ROUTELLM_CACHE_DIR": str(tmp_path / "cache")}
+    result = routellm(env, "eval", "--routers", "length", "--benchmark", "mt_bench", "--output", str(tmp_path / "out"), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "length" in result.stdout and "APGR" in result.stdout.upper()
+    result = routellm(
+        env, "calibrate", "--routers", "length", "--strong-model-pct", "0.3", "--dataset", str(battles_file),
+        "--output", str(tmp_path / "cal.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "router-length-p30" in result.stdout

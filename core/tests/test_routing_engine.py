@@ -160,7 +160,7 @@ class TestEngine:
     def test_random_router_is_inline(self):
         from routellm.registry import get_registry
 
-        assert get_registry().router("random").router_class.inline is True
+        assert get_registry().router("random").load().inline is True
         assert Router.inline is False
 
 

@@ -81,10 +81,10 @@ def eval_command(
             bench = bench.replace("-", "_")  # the seed spelled it mt-bench
         spec = registry.benchmark(bench)
         section = dict(sections.get(bench) or {})
-        if data_dir is not None and "data_dir" in getattr(spec.benchmark_class.Config, "__struct_fields__", ()):
+        if data_dir is not None and "data_dir" in getattr(spec.load().Config, "__struct_fields__", ()):
             section["data_dir"] = str(data_dir)
         try:
-            data = spec.benchmark_class.from_config(section, name=bench).load()
+            data = spec.load().from_config(section, name=bench).load()
         except ConfigError as exc:
             raise ConfigError(f"{cfg.where}: {exc}") from None
         result = evaluate(

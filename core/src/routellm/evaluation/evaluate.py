@@ -60,7 +60,7 @@ RouterResolver = Callable[[str], type[Router]]
 def _registry_class(name: str) -> type[Router]:
     from routellm.registry import get_registry
 
-    return get_registry().router(name).router_class
+    return get_registry().router(name).load()
 
 
 def evaluate(

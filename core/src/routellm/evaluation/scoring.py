@@ -48,7 +48,7 @@ def fingerprint(name: str, router_class: type[Router], config: msgspec.Struct) -
         from routellm.registry import get_registry
 
         spec = get_registry().routers.get(name)
-        if spec is not None and spec.router_class is router_class:
+        if spec is not None and spec.load() is router_class:
             version = spec.version or ""
     except Exception:  # pragma: no cover - fingerprinting must not fail on a broken registry
         pass
@@ -80,7 +80,7 @@ class RouterRecipe:
     def from_registry(cls, name: str, section: Mapping[str, Any] | None = None) -> RouterRecipe:
         from routellm.registry import get_registry
 
-        return cls(name, get_registry().router(name).router_class, section)
+        return cls(name, get_registry().router(name).load(), section)
 
     def build(self) -> Router:
         return self.router_class(self.config)
