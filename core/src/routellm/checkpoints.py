@@ -36,9 +36,10 @@ def resolve_checkpoint(ref: str, *, owner: str, revision: str | None = None) -> 
         if not any((folder / name).is_file() for name in SAFETENSORS):
             folder = Path(snapshot_download(ref, revision=revision, allow_patterns=list(TORCH_BIN) + ["*.bin"]))
     except Exception as exc:
+        reason = " ".join(str(exc).split())
         raise ConfigError(
             f"{owner}: '{ref}' is not a local folder, and downloading it from the Hugging Face Hub failed "
-            f"({type(exc).__name__}: {exc}); pass the path of a downloaded or trained checkpoint folder"
+            f"({type(exc).__name__}: {reason}); pass the path of a downloaded or trained checkpoint folder"
         ) from None
     logger.debug("%s: using hub snapshot %s", owner, folder)
     return folder

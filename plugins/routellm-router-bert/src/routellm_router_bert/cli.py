@@ -29,6 +29,9 @@ def train_bert_command(
     patience: Annotated[int, typer.Option(min=0, help="Validations without improvement before stopping (0: never).")] = 2,
     eval_every: Annotated[int | None, typer.Option(min=1, help="Steps between validations; default: each epoch.")] = None,
     max_prompts: Annotated[int | None, typer.Option(min=2, help="Use at most this many distinct prompts.")] = None,
+    freeze_layers: Annotated[
+        int, typer.Option(min=0, help="Freeze the embeddings and the first N layers (faster on a CPU).")
+    ] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")] = "auto",
     seed: int = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
@@ -42,6 +45,7 @@ def train_bert_command(
         max_length=max_length,
         val_fraction=val_fraction,
         max_prompts=max_prompts,
+        freeze_layers=freeze_layers,
         device=device,
         fit=FitOptions(
             epochs=epochs,

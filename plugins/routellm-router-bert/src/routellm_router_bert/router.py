@@ -99,7 +99,7 @@ def load_classifier(path: Path, cfg: BertRouter.Config) -> tuple[Any, Any, str, 
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=getattr(torch, cfg.dtype))
-    except (OSError, ValueError, RuntimeError) as exc:
+    except Exception as exc:  # transformers/safetensors raise many types for a damaged folder
         raise ConfigError(f"{OWNER}: cannot load the checkpoint in {path}: {type(exc).__name__}: {exc}") from None
     device = pick_device(cfg.device)
     model.to(device).eval()

@@ -38,6 +38,8 @@ class BertTrainOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     val_fraction: float = 0.1
     #: Train on at most this many distinct prompts (drawn at random); default: all.
     max_prompts: int | None = None
+    #: Freeze the embeddings and the first N transformer layers (faster on a CPU; 0 trains everything).
+    freeze_layers: int = 0
     device: str = "auto"
     fit: FitOptions = FitOptions(epochs=8, batch_size=16, learning_rate=5e-5, patience=2)
 
@@ -62,7 +64,7 @@ class BertTrainReport(msgspec.Struct, frozen=True):
 
 
 def train_bert(
-    battles: str | Path | pl.DataFrame, base: str, out: str | Path, options: BertTrainOptions | None = None
+    battles: str | Path | pl.DataFrame, base: str | Path, out: str | Path, options: BertTrainOptions | None = None
 ) -> BertTrainReport:
     """Fine-tune ``base`` (hub id or folder) on ``battles`` and save a bert router checkpoint in ``out``."""
     import torch
@@ -73,6 +75,7 @@ def train_bert(
     from routellm_router_bert.router import classify
 
     options = options or BertTrainOptions()
+    base = str(base)
     started = time.perf_counter()
     out = Path(out)
     source = "<frame>" if not isinstance(battles, str | Path) else str(battles)
@@ -98,6 +101,8 @@ def train_bert(
         raise ConfigError(f"cannot load base model '{base}': {exc}") from None
     if not _is_bert_router(base):
         init_head_to_prior(model, train.counts.sum(axis=0) / train.counts.sum())
+    if options.freeze_layers:
+        freeze_lower_layers(model, options.freeze_layers)
     model.to(device)
 
     encoded = tokenizer(train.prompts, truncation=True, max_length=options.max_length)["input_ids"]
@@ -172,6 +177,21 @@ def init_head_to_prior(model: Any, prior: np.ndarray) -> None:
         head.weight.zero_()
         if head.bias is not None:
             head.bias.copy_(torch.as_tensor(np.log(np.clip(prior, 1e-6, 1.0)), dtype=head.bias.dtype))
+
+
+def freeze_lower_layers(model: Any, n: int) -> None:
+    """Stop training the embeddings and transformer layers ``0 .. n - 1`` (BERT-style parameter names)."""
+    import re
+
+    layer = re.compile(r"\.layers?\.(\d+)\.")
+    frozen = 0
+    for name, param in model.named_parameters():
+        match = layer.search(name)
+        if ".embeddings." in f".{name}" or (match and int(match.group(1)) < n):
+            param.requires_grad_(False)
+            frozen += 1
+    if not frozen:
+        raise ConfigError("freeze_layers: found no embedding or layer parameters to freeze in this model")
 
 
 def soft_cross_entropy(logits: Any, targets: Any, weights: Any) -> Any:
