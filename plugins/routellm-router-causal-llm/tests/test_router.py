@@ -182,3 +182,17 @@ def test_score_tokens_constant():
 def test_prompt_builder_rejects_chat_template_without_one():
     with pytest.raises(ConfigError, match="chat template"):
         PromptBuilder("s", "{question}", "chat_template", object(), owner="x")
+
+
+def test_plugin_import_does_not_load_torch():
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, typer, routellm_router_causal_llm as p; specs = list(p.routellm_routers()); "
+        "p.routellm_register_commands(typer.Typer()); "
+        "print(json.dumps(['torch' in sys.modules, 'transformers' in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [False, False]
