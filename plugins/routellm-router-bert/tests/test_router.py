@@ -147,3 +147,19 @@ def test_plugin_import_does_not_load_torch():
     )
     out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [False, False]
+
+
+def test_hub_id_loads_from_the_hub_cache(tmp_path, monkeypatch, tiny_bert_path):
+    """The hub path for real: snapshot_download resolves the seed's id from a (pre-filled, offline) hub cache."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--routellm--bert_gpt4_augmented"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_bert_path, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    router = BertRouter.from_config({"checkpoint_path": "routellm/bert_gpt4_augmented", "device": "cpu"})
+    assert router.path == repo / "snapshots" / commit
+    assert 0.0 <= router.calculate_strong_win_rate("Hi") <= 1.0
