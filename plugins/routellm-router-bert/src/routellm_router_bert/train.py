@@ -71,6 +71,7 @@ def train_bert(
     from routellm.battles import load_battles
     from routellm_embedder_huggingface.embedder import pick_device
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from routellm_router_bert.router import classify
 
@@ -89,6 +90,9 @@ def train_bert(
     train, val = data.subset(train_idx), data.subset(val_idx)
 
     device = pick_device(options.device)
+    previous = hf_logging.get_verbosity()
+    # A base encoder has no classification head yet; transformers' report saying so is expected noise.
+    hf_logging.set_verbosity_error()
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -99,6 +103,8 @@ def train_bert(
         )
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load base model '{base}': {exc}") from None
+    finally:
+        hf_logging.set_verbosity(previous)
     if not _is_bert_router(base):
         init_head_to_prior(model, train.counts.sum(axis=0) / train.counts.sum())
     if options.freeze_layers:
