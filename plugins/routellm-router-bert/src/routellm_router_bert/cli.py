@@ -1,0 +1,66 @@
+"""The ``routellm train bert`` command (import-light: torch loads when it runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from routellm.finetune import FitOptions
+
+
+def train_bert_command(
+    battles: Annotated[
+        str, typer.Option("--battles", help="Battles in the arena schema: parquet/jsonl/csv file or Hugging Face dataset id.")
+    ],
+    base: Annotated[str, typer.Option("--base", help="Encoder to fine-tune: hub id or local folder, e.g. bert-base-uncased.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the checkpoint (config.json, model.safetensors, README.md).")],
+    strong_model: Annotated[
+        str | None, typer.Option(help="Strong side of the battles; default: the model present in every battle.")
+    ] = None,
+    weak_model: Annotated[
+        str | None, typer.Option(help="Only battles against this model; default: all opponents count as weak.")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1)] = 8,
+    batch_size: Annotated[int, typer.Option(min=1)] = 16,
+    learning_rate: Annotated[float, typer.Option(min=0.0)] = 5e-5,
+    max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per prompt.")] = 256,
+    val_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of prompts held out.")] = 0.1,
+    patience: Annotated[int, typer.Option(min=0, help="Validations without improvement before stopping (0: never).")] = 2,
+    eval_every: Annotated[int | None, typer.Option(min=1, help="Steps between validations; default: each epoch.")] = None,
+    max_prompts: Annotated[int | None, typer.Option(min=2, help="Use at most this many distinct prompts.")] = None,
+    freeze_layers: Annotated[
+        int, typer.Option(min=0, help="Freeze the embeddings and the first N layers (faster on a CPU).")
+    ] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")] = "auto",
+    seed: int = 0,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Fine-tune an encoder on battles into a bert router (labels: strong wins / tie / weak wins)."""
+    from routellm_router_bert.train import BertTrainOptions, train_bert
+
+    options = BertTrainOptions(
+        strong_model=strong_model,
+        weak_model=weak_model,
+        max_length=max_length,
+        val_fraction=val_fraction,
+        max_prompts=max_prompts,
+        freeze_layers=freeze_layers,
+        device=device,
+        fit=FitOptions(
+            epochs=epochs,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            patience=patience,
+            eval_every=eval_every,
+            seed=seed,
+            progress=progress,
+        ),
+    )
+    report = train_bert(battles, base, out, options)
+    best = report.fit.best
+    shown = " ".join(f"{k}={v:.4f}" for k, v in best.metrics.items())
+    typer.echo(
+        f"saved {out} ({report.prompts_train} training prompts, {report.fit.steps} steps, "
+        f"{report.seconds / 60:.1f} min); best epoch {best.epoch:g}: {shown} (prior val_loss={report.prior_val_loss:.4f})"
+    )

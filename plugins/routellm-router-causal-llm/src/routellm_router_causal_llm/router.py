@@ -1,0 +1,120 @@
+"""The ``causal_llm`` router: a causal LM fine-tuned to answer with a score token ``[[1]]``..``[[5]]``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+import numpy as np
+from routellm.checkpoints import resolve_checkpoint
+from routellm.errors import ConfigError
+from routellm.router import Router
+
+from routellm_router_causal_llm.model import (
+    SCORE_TOKENS,
+    checkpoint_settings,
+    encode,
+    load_classifier,
+    score_probabilities,
+    strong_win_rate,
+)
+from routellm_router_causal_llm.prompts import (
+    CLASSIFIER_TEMPLATE,
+    SYSTEM_TEMPLATE,
+    PromptBuilder,
+    load_template,
+)
+
+DEFAULT_CHECKPOINT = "routellm/causal_llm_gpt4_augmented"
+#: The base model of the seed's checkpoint; its tokenizer is used when a checkpoint ships none.
+DEFAULT_MODEL_ID = "meta-llama/Meta-Llama-3-8B"
+OWNER = "router 'causal_llm'"
+
+
+class CausalLLMRouter(Router):
+    """Strong win rate = ``1 - P(score >= score_threshold)``, as in the seed.
+
+    The model reads the seed's system and question templates around the prompt and would answer
+    with a score token; a high score means the weak model is expected to answer well. One forward
+    pass per batch reads the next-token logits of the score tokens (left padding), and their
+    softmax gives ``P(score)``.
+    """
+
+    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+        #: Hugging Face Hub id or local folder.
+        checkpoint_path: str = DEFAULT_CHECKPOINT
+        score_threshold: int = 4
+        #: System / question template files; default: the checkpoint's copies, else the shipped ones.
+        system_message: str | None = None
+        classifier_message: str | None = None
+        #: ``llama3`` (the seed's format) or ``chat_template``; default: what the checkpoint was trained with.
+        prompt_format: str | None = None
+        #: Tokenizer source when the checkpoint folder has none (the seed's option name).
+        model_id: str = DEFAULT_MODEL_ID
+        special_tokens: list[str] = msgspec.field(default_factory=lambda: list(SCORE_TOKENS))
+        num_outputs: int = 5
+        #: The seed's option; only ``causal`` is supported.
+        model_type: str = "causal"
+        flash_attention_2: bool = False
+        #: ``auto`` picks CUDA, then MPS, then CPU.
+        device: str = "auto"
+        #: ``auto``: bfloat16 on CUDA, float32 elsewhere.
+        dtype: str = "auto"
+        batch_size: int = 8
+        #: Tokens kept per prompt (cut from the left, as the seed); default: no limit.
+        max_length: int | None = None
+        revision: str | None = None
+
+    def __init__(self, config: Config | None = None) -> None:
+        super().__init__(config)
+        cfg = self.config
+        if cfg.model_type != "causal":
+            raise ConfigError(f"{OWNER}: model_type must be 'causal', got '{cfg.model_type}'")
+        expected = [f"[[{i}]]" for i in range(1, cfg.num_outputs + 1)]
+        if list(cfg.special_tokens) != expected:
+            raise ConfigError(f"{OWNER}: special_tokens must be {expected} for num_outputs {cfg.num_outputs}")
+        if not 1 <= cfg.score_threshold <= cfg.num_outputs:
+            raise ConfigError(f"{OWNER}: score_threshold must be between 1 and {cfg.num_outputs}, got {cfg.score_threshold}")
+        if cfg.batch_size < 1:
+            raise ConfigError(f"{OWNER}: batch_size must be at least 1, got {cfg.batch_size}")
+        from routellm_embedder_huggingface.embedder import pick_device
+
+        self.path = resolve_checkpoint(cfg.checkpoint_path, owner=OWNER, revision=cfg.revision)
+        self.classifier = load_classifier(
+            self.path,
+            tokenizer_source=cfg.model_id,
+            score_tokens=cfg.special_tokens,
+            device=pick_device(cfg.device),
+            dtype=cfg.dtype,
+            attn_implementation="flash_attention_2" if cfg.flash_attention_2 else None,
+            owner=OWNER,
+        )
+        settings = checkpoint_settings(self.path)
+        self.prompt = PromptBuilder(
+            load_template(cfg.system_message, SYSTEM_TEMPLATE, self.path, owner=OWNER),
+            load_template(cfg.classifier_message, CLASSIFIER_TEMPLATE, self.path, owner=OWNER),
+            cfg.prompt_format or settings.get("prompt_format", "llama3"),
+            self.classifier.tokenizer,
+            owner=OWNER,
+        )
+
+    def score_probabilities(self, prompts: Sequence[str]) -> np.ndarray:
+        """``P(score = 1..5)`` for each prompt, shape ``(len(prompts), num_outputs)``."""
+        if self.classifier is None:
+            raise RuntimeError(f"{OWNER} is closed")
+        ids = encode(
+            self.classifier.tokenizer,
+            [self.prompt(p) for p in prompts],
+            add_special_tokens=self.prompt.adds_special_tokens,
+            max_length=self.config.max_length,
+        )
+        return score_probabilities(self.classifier, ids, self.config.batch_size)
+
+    def calculate_strong_win_rate(self, prompt: str) -> float:
+        return float(self.batch_calculate_win_rate([prompt])[0])
+
+    def batch_calculate_win_rate(self, prompts: Sequence[str]) -> np.ndarray:
+        return strong_win_rate(self.score_probabilities(prompts), self.config.score_threshold)
+
+    def close(self) -> None:
+        self.classifier = None
