@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+
 from routellm.battles import load_battles
 from routellm.paths import data_dir
 
@@ -69,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+
     from routellm_router_bert.router import BertRouter
 
     if args.threads:

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 import msgspec
+
 from routellm.config import load_config
 from routellm.evaluation.evaluate import evaluate
 from routellm.evaluation.report import markdown_table, to_jsonable

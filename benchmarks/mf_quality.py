@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
 from routellm.paths import data_dir
 from routellm_router_mf.router import MFRouter
 

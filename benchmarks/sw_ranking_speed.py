@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+
 from routellm.paths import cache_dir, data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,6 +122,7 @@ def main() -> None:
     folder = args.folder or default_folder(data)
 
     import torch
+
     from routellm.registry import get_registry
 
     start = time.perf_counter()

@@ -3,6 +3,7 @@ import itertools
 import numpy as np
 import polars as pl
 import pytest
+
 from routellm.battle_labels import orient_battles, pool_by_prompt, split_by_prompt, weighted_auc
 from routellm.errors import ConfigError
 

@@ -1,4 +1,5 @@
 import polars as pl
+
 from routellm.battles import load_battles
 
 

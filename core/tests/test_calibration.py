@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from routellm.calibration import (
     CalibrationFile,
     calibrate_router,

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from routellm.config import load_config, parse_config
 from routellm.errors import ConfigError, UnknownNameError
 

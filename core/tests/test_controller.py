@@ -6,6 +6,7 @@ import asyncio
 
 import numpy as np
 import pytest
+
 from routellm.controller import ChatCompletion, Controller, UpstreamError
 from routellm.engine import RequestError
 from routellm.server.upstream import UpstreamFailure

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from routellm.downloads import DownloadError, PinnedFile, fetch, resolve_files, sha256_file
 
 

@@ -1,6 +1,7 @@
 from collections.abc import Sequence
 
 import numpy as np
+
 from routellm.embedder import Embedder
 
 

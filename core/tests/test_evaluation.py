@@ -5,6 +5,7 @@ import json
 import msgspec
 import numpy as np
 import pytest
+
 from routellm.benchmark import BenchmarkData
 from routellm.errors import ConfigError
 from routellm.evaluation.evaluate import evaluate

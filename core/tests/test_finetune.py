@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from routellm.errors import ConfigError
 from routellm.finetune import FitOptions, fit, length_grouped_batches
 

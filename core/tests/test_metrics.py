@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+
 from routellm.evaluation.metrics import (
     Curve,
     apgr,

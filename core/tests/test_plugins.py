@@ -9,6 +9,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+
 import routellm
 from routellm.errors import PluginError, UnknownNameError
 from routellm.plugins import PluginInfo, PluginManager, get_plugin_manager
@@ -160,6 +161,7 @@ def test_hookspec_docstring_examples_run(tmp_path):
     import re
 
     import numpy as np
+
     from routellm import hookspecs
 
     for name in ("routellm_routers", "routellm_benchmarks", "routellm_embedders"):

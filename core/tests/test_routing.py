@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+
 from routellm.benchmark import BenchmarkData
 from routellm.routing import ModelPair, check_threshold, choose_model
 

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from routellm.engine import RequestError, RoutingEngine, routing_prompt
 from routellm.model_names import ModelNameError, RouterModel, format_model_name, parse_model_name
 from routellm.router import Router
@@ -170,6 +171,7 @@ class TestCalibratedNames:
     @pytest.fixture
     def config(self, tmp_path):
         import numpy as np
+
         from routellm.calibration import (
             CalibrationFile,
             calibrate_router,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from routellm.config import load_config, parse_config
 from routellm.errors import ConfigError
 from routellm.server.settings import Overrides, Secret, resolve_settings

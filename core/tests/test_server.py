@@ -10,6 +10,7 @@ import time
 import httpx
 import openai
 import pytest
+
 from routellm.testing import openai_upstream, routing_server
 
 STRONG = "gpt-4-1106-preview"

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-import numpy as np
 
 from routellm.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class FitOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -94,6 +96,7 @@ def fit(
     returns validation metrics including ``monitor``. The model is left in eval mode holding the
     weights of the best validation.
     """
+    import numpy as np
     import torch
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from routellm.errors import ConfigError
 from routellm.evaluation.metrics import compute_metrics, oracle_curve
 from routellm.registry import get_registry

@@ -1,4 +1,5 @@
 import numpy as np
+
 from routellm.evaluation.metrics import compute_metrics, oracle_curve
 from routellm.registry import get_registry
 from routellm.testing import BenchmarkContract

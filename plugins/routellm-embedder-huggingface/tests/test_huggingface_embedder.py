@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
 from routellm_embedder_huggingface.embedder import DEFAULT_MODEL, resolve_model

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
 from routellm_embedder_openai.embedder import EmbeddingAPIError

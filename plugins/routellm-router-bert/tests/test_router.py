@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
 from routellm.testing import SAMPLE_PROMPTS, RouterContract

@@ -3,6 +3,8 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from typer.testing import CliRunner
+
 from routellm.battle_labels import orient_battles, weighted_auc
 from routellm.battles import load_battles
 from routellm.cli import build_app
@@ -10,7 +12,6 @@ from routellm.finetune import FitOptions
 from routellm_router_bert.labels import LABELS, prompt_labels
 from routellm_router_bert.router import BertRouter
 from routellm_router_bert.train import BertTrainOptions, train_bert
-from typer.testing import CliRunner
 
 from .conftest import save_tiny_bert
 

@@ -2,6 +2,7 @@ import shutil
 
 import numpy as np
 import pytest
+
 from routellm.errors import ConfigError
 from routellm.testing import SAMPLE_PROMPTS, RouterContract
 from routellm_router_causal_llm.model import SCORE_TOKENS

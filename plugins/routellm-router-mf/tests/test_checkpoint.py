@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 from routellm_router_mf.checkpoint import MFConfig, MFWeights, find_model, load_checkpoint, save_checkpoint

@@ -7,12 +7,13 @@ import json
 import numpy as np
 import polars as pl
 import pytest
+from typer.testing import CliRunner
+
 from routellm.cli import build_app
 from routellm.config import load_config
 from routellm.testing import RouterContract
 from routellm_router_mf.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from routellm_router_mf.router import MFRouter
-from typer.testing import CliRunner
 
 ROOT = DEFAULT_CHECKPOINT.parents[5]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+
 from routellm.errors import ConfigError
 from routellm_router_mf.train import battle_arrays, split_prompts, within_pair_auc
 

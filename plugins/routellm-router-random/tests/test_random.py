@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from routellm.registry import get_registry
 from routellm.testing import RouterContract
 from routellm_router_random import RandomRouter

@@ -40,8 +40,9 @@ def battles_slice(battles_file: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_folder(battles_slice: Path, minilm_path: Path, tmp_path_factory) -> Path:
     """``routellm train sw_ranking`` run on the slice with the packaged MiniLM."""
-    from routellm.cli import build_app
     from typer.testing import CliRunner
+
+    from routellm.cli import build_app
 
     out = tmp_path_factory.mktemp("trained") / "sw"
     result = CliRunner().invoke(

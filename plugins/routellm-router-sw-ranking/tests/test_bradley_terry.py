@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from routellm_router_sw_ranking.bradley_terry import fit_bradley_terry, win_probability
 from routellm_router_sw_ranking.ranking_data import SCORES, pair_sums
 from routellm_router_sw_ranking.router import similarity_weights

@@ -4,6 +4,8 @@ import msgspec
 import numpy as np
 import polars as pl
 import pytest
+from typer.testing import CliRunner
+
 from routellm.battles import load_battles
 from routellm.cli import build_app
 from routellm.errors import ConfigError
@@ -11,7 +13,6 @@ from routellm.registry import get_registry
 from routellm.testing import RouterContract
 from routellm_router_sw_ranking.ranking_data import RankingData
 from routellm_router_sw_ranking.router import SWRankingRouter
-from typer.testing import CliRunner
 
 # The trained-folder fixture embeds the battle prompts with the real MiniLM (~5-8 s once per session).
 pytestmark = pytest.mark.slow

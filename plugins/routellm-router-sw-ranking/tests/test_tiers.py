@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from routellm_router_sw_ranking.tiers import compute_tiers
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+
 import routellm
 from routellm.benchmark import Benchmark, BenchmarkData
 from routellm.records import BenchmarkSpec
@@ -26,8 +27,8 @@ class GSM8KBenchmark(Benchmark):
     def load(self) -> BenchmarkData:
         import numpy as np
         import polars as pl
-        from routellm.downloads import resolve_files
 
+        from routellm.downloads import resolve_files
         from routellm_benchmark_gsm8k.sources import FILES
 
         root = resolve_files("benchmarks/gsm8k", FILES, local_dir=self.config.data_dir)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+
 import routellm
 from routellm.benchmark import Benchmark, BenchmarkData
 from routellm.errors import ConfigError
@@ -38,8 +39,8 @@ class MMLUBenchmark(Benchmark):
     def load(self) -> BenchmarkData:
         import numpy as np
         import polars as pl
-        from routellm.downloads import resolve_files
 
+        from routellm.downloads import resolve_files
         from routellm_benchmark_mmlu.sources import FILES
 
         known = all_domains()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+
 import routellm
 from routellm.benchmark import Benchmark, BenchmarkData
 from routellm.records import BenchmarkSpec
@@ -28,8 +29,8 @@ class MTBenchBenchmark(Benchmark):
     def load(self) -> BenchmarkData:
         import numpy as np
         import polars as pl
-        from routellm.downloads import resolve_files
 
+        from routellm.downloads import resolve_files
         from routellm_benchmark_mt_bench.sources import FILES
 
         root = resolve_files("benchmarks/mt_bench", FILES, local_dir=self.config.data_dir)

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
+
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 

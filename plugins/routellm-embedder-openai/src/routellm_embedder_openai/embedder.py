@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import msgspec
 import numpy as np
+
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError, RoutellmError
 

@@ -8,11 +8,9 @@ from routellm.records import RouterSpec
 
 @routellm.hookimpl
 def routellm_routers():
-    from routellm_router_bert.router import BertRouter
-
     yield RouterSpec(
         name="bert",
-        router_class=BertRouter,
+        router_class="routellm_router_bert.router:BertRouter",
         description="BERT-style classifier: strong win rate = 1 - P(tie) - P(weak wins).",
     )
 

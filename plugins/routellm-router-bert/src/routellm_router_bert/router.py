@@ -9,10 +9,10 @@ from typing import Any
 
 import msgspec
 import numpy as np
+
 from routellm.checkpoints import check_model_folder, has_tokenizer, resolve_checkpoint
 from routellm.errors import ConfigError
 from routellm.router import Router
-
 from routellm_router_bert.labels import LABELS
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,9 @@ class BertRouter(Router):
 def load_classifier(path: Path, cfg: BertRouter.Config) -> tuple[Any, Any, str, int]:
     """Tokenizer, model (eval mode, on its device), device and token limit of a checkpoint folder."""
     import torch
-    from routellm_embedder_huggingface.embedder import model_max_length, pick_device
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    from routellm_embedder_huggingface.embedder import model_max_length, pick_device
 
     hint = "train one with `routellm train bert --battles ... --base ... --out DIR`"
     check_model_folder(path, owner=OWNER, hint=hint)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+
 from routellm.battle_labels import PromptLabels, orient_battles, split_by_prompt, weighted_auc
 from routellm.errors import ConfigError
 from routellm.finetune import FitOptions, FitResult, fit
-
 from routellm_router_bert.labels import LABELS, OUTCOME_TO_LABEL, prompt_labels
 
 if TYPE_CHECKING:
@@ -68,11 +68,11 @@ def train_bert(
 ) -> BertTrainReport:
     """Fine-tune ``base`` (hub id or folder) on ``battles`` and save a bert router checkpoint in ``out``."""
     import torch
-    from routellm.battles import load_battles
-    from routellm_embedder_huggingface.embedder import pick_device
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from routellm.battles import load_battles
+    from routellm_embedder_huggingface.embedder import pick_device
     from routellm_router_bert.router import classify
 
     options = options or BertTrainOptions()

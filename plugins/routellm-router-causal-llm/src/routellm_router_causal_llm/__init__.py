@@ -8,11 +8,9 @@ from routellm.records import RouterSpec
 
 @routellm.hookimpl
 def routellm_routers():
-    from routellm_router_causal_llm.router import CausalLLMRouter
-
     yield RouterSpec(
         name="causal_llm",
-        router_class=CausalLLMRouter,
+        router_class="routellm_router_causal_llm.router:CausalLLMRouter",
         description="Causal LLM scoring [[1]]..[[5]]: strong win rate = 1 - P(score >= threshold).",
     )
 

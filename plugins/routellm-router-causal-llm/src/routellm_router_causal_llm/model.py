@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from routellm.checkpoints import check_model_folder, has_tokenizer
 from routellm.errors import ConfigError
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import msgspec
 import numpy as np
+
 from routellm.checkpoints import resolve_checkpoint
 from routellm.errors import ConfigError
 from routellm.router import Router
-
 from routellm_router_causal_llm.model import (
     SCORE_TOKENS,
     checkpoint_settings,

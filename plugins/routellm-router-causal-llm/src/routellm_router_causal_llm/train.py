@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+
 from routellm.battle_labels import PromptLabels, orient_battles, split_by_prompt, weighted_auc
 from routellm.errors import ConfigError
 from routellm.finetune import FitOptions, FitResult, fit
-
 from routellm_router_causal_llm.labels import NUM_SCORES, prompt_labels
 from routellm_router_causal_llm.model import (
     SCORE_TOKENS,
@@ -85,9 +85,10 @@ def train_causal_llm(
 ) -> CausalTrainReport:
     """Fine-tune causal LM ``base`` to answer the seed's prompt with a score token; save it in ``out``."""
     import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from routellm.battles import load_battles
     from routellm_embedder_huggingface.embedder import pick_device
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     options = options or CausalTrainOptions()
     base = str(base)

@@ -20,8 +20,8 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from routellm.errors import ConfigError
 
+from routellm.errors import ConfigError
 from routellm_router_mf.model_ids import SEED_MODEL_NAMES
 
 #: The folder of the checkpoint shipped in this package (``checkpoint_path: default``).

@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 import numpy as np
+
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 from routellm.router import Router
-
 from routellm_router_mf.checkpoint import MFConfig, find_model, load_checkpoint, resolve_checkpoint
 from routellm_router_mf.scoring import pair_direction, prompt_matrix, sigmoid
 

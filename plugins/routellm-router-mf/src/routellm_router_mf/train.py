@@ -28,9 +28,9 @@ from typing import Any
 
 import msgspec
 import numpy as np
+
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
-
 from routellm_router_mf.checkpoint import FEATURES, FORMAT, MFConfig, MFWeights, save_checkpoint
 from routellm_router_mf.scoring import prompt_features
 
@@ -170,6 +170,7 @@ def train_mf(
 ) -> TrainResult:
     """Train an mf checkpoint on ``battles`` (a Hub dataset id or a local file in the arena schema)."""
     import torch
+
     from routellm.battles import load_battles
     from routellm.registry import get_registry
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import msgspec
+
 import routellm
 from routellm.records import RouterSpec
 from routellm.router import Router

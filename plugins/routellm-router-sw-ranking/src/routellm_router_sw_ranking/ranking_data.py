@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from routellm.errors import ConfigError
 
+from routellm.errors import ConfigError
 from routellm_router_sw_ranking.bradley_terry import elo_ratings, fit_bradley_terry
 from routellm_router_sw_ranking.tiers import compute_tiers
 

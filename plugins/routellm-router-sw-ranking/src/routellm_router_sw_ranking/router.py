@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
+
 from routellm.errors import ConfigError
 from routellm.router import Router
-
 from routellm_router_sw_ranking.bradley_terry import fit_bradley_terry
 from routellm_router_sw_ranking.ranking_data import (
     DEFAULT_RIDGE,

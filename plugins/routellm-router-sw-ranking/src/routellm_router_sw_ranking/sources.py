@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from routellm.errors import ConfigError
 
+from routellm.errors import ConfigError
 from routellm_router_sw_ranking.ranking_data import (
     DEFAULT_NUM_TIERS,
     DEFAULT_RIDGE,
@@ -75,6 +75,7 @@ def from_seed_config(
     battle source paired with the embeddings source at the same position (one vector per row). Without
     embedding sources the distinct prompts are embedded now with ``embedder``."""
     import polars as pl
+
     from routellm.battles import load_battles
 
     if not battle_sources:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from routellm.errors import ConfigError
 
 
@@ -37,7 +38,6 @@ def train_command(
     """Prepare the sw_ranking router: rate and tier the models, embed each distinct battle prompt once."""
     from routellm.battles import load_battles
     from routellm.registry import get_registry
-
     from routellm_router_sw_ranking.ranking_data import (
         SEED_STRONG,
         SEED_WEAK,

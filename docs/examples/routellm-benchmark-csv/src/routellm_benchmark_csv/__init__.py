@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+
 import routellm
 from routellm.benchmark import Benchmark, BenchmarkData
 from routellm.errors import ConfigError

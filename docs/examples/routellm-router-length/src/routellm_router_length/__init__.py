@@ -5,6 +5,7 @@ from __future__ import annotations
 import routellm
 from routellm.records import RouterSpec
 
+
 @routellm.hookimpl
 def routellm_routers():
     # A lazy "module:Class" reference keeps `routellm plugins` fast even if the router imports torch.
