@@ -4,7 +4,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from routellm.battle_labels import orient_battles, pool_by_prompt, split_by_prompt, weighted_auc
+from routellm.battle_labels import (
+    PromptLabels,
+    orient_battles,
+    pool_by_prompt,
+    prior_cross_entropy,
+    split_by_prompt,
+    training_labels,
+    weighted_accuracy,
+    weighted_auc,
+    weighted_cross_entropy,
+)
 from routellm.errors import ConfigError
 
 
@@ -75,3 +85,30 @@ def test_weighted_auc_matches_pairwise_counting():
     assert weighted_auc(scores, pos, neg) == pytest.approx(wins / total)
     assert weighted_auc([1, 2], [0, 1], [1, 0]) == 1.0
     assert np.isnan(weighted_auc([1, 2], [0, 0], [1, 1]))
+
+
+def test_weighted_losses_count_every_pooled_battle():
+    data = PromptLabels(["a", "b"], np.array([[3.0, 1.0], [0.0, 2.0]]))
+    probs = np.array([[0.75, 0.25], [0.5, 0.5]])
+    expected = -(3 * np.log(0.75) + np.log(0.25) + 2 * np.log(0.5)) / 6
+    assert weighted_cross_entropy(probs, data) == pytest.approx(expected)
+    assert weighted_accuracy(probs, data) == pytest.approx(3 / 6)  # argmax of a tie picks label 0
+    prior = np.array([0.5, 0.5])  # the training label frequencies of `data`
+    assert prior_cross_entropy(data, data) == pytest.approx(weighted_cross_entropy(np.tile(prior, (2, 1)), data))
+
+
+def test_training_labels_orient_pool_and_split():
+    frame = battles([(f"p{i}", "gpt4", f"m{i % 2}", "model_a", 0.1) for i in range(10)])
+    pooled = training_labels(
+        frame,
+        lambda oriented: pool_by_prompt(oriented["prompt"], pl.Series([0] * oriented.height), 2),
+        strong_model=None,
+        weak_model=None,
+        max_prompts=6,
+        val_fraction=0.5,
+        seed=1,
+    )
+    assert pooled.source == "<frame>"
+    assert (pooled.strong_model, pooled.weak_models) == ("gpt4", ["m0", "m1"])
+    assert len(pooled.data) == 6 and len(pooled.train) == 3 and len(pooled.val) == 3
+    assert not set(pooled.train.prompts) & set(pooled.val.prompts)

@@ -10,7 +10,9 @@ when a prompt was judged many times (the AlpacaEval battles hold ~57 per prompt)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -159,3 +161,66 @@ def weighted_auc(scores: np.ndarray, positives: np.ndarray, negatives: np.ndarra
     neg_below = np.cumsum(q_group) - q_group
     wins = (p_group * (neg_below + 0.5 * q_group)).sum()
     return float(wins / (pos.sum() * neg.sum()))
+
+
+def weighted_cross_entropy(probs: np.ndarray, data: PromptLabels) -> float:
+    """Mean cross-entropy of predicted label distributions ``probs`` over every pooled battle of ``data``."""
+    return float(-(data.counts * np.log(np.clip(probs, 1e-12, 1.0))).sum() / data.counts.sum())
+
+
+def weighted_accuracy(probs: np.ndarray, data: PromptLabels) -> float:
+    """Share of battles whose label is the prompt's most probable one in ``probs``."""
+    predicted = probs.argmax(axis=1)
+    return float(data.counts[np.arange(len(data)), predicted].sum() / data.counts.sum())
+
+
+def prior_cross_entropy(train: PromptLabels, val: PromptLabels) -> float:
+    """Validation loss of always predicting the training label frequencies (what "learned nothing" scores)."""
+    prior = train.counts.sum(axis=0) / train.counts.sum()
+    return weighted_cross_entropy(np.tile(prior, (len(val), 1)), val)
+
+
+@dataclass(frozen=True)
+class TrainingLabels:
+    """Battles turned into per-prompt labels and split for training, as the routers' trainers use them."""
+
+    #: Where the battles came from (their path or dataset id, ``<frame>`` for a data frame).
+    source: str
+    #: The battles seen from the strong side (:func:`orient_battles`).
+    oriented: pl.DataFrame
+    data: PromptLabels
+    train: PromptLabels
+    val: PromptLabels
+
+    @property
+    def strong_model(self) -> str:
+        return str(self.oriented["strong"][0])
+
+    @property
+    def weak_models(self) -> list[str]:
+        return sorted(self.oriented["weak"].unique().to_list())
+
+
+def training_labels(
+    battles: str | Path | pl.DataFrame,
+    label: Callable[[pl.DataFrame], PromptLabels],
+    *,
+    strong_model: str | None,
+    weak_model: str | None,
+    max_prompts: int | None,
+    val_fraction: float,
+    seed: int,
+) -> TrainingLabels:
+    """Load and orient ``battles``, pool them per prompt with ``label``, keep at most ``max_prompts``
+    prompts (drawn at random with ``seed``) and split them by prompt for validation."""
+    from routellm.battles import load_battles
+
+    source = "<frame>" if not isinstance(battles, str | Path) else str(battles)
+    frame = battles if not isinstance(battles, str | Path) else load_battles(battles)
+    oriented = orient_battles(frame, strong_model, weak_model)
+    data = label(oriented)
+    if max_prompts is not None and max_prompts < len(data):
+        keep = np.sort(np.random.default_rng(seed).permutation(len(data))[:max_prompts])
+        data = data.subset(keep)
+    train_idx, val_idx = split_by_prompt(len(data), val_fraction, seed)
+    return TrainingLabels(source, oriented, data, data.subset(train_idx), data.subset(val_idx))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgspec
@@ -13,6 +14,7 @@ from routellm.structs import EmptyConfig, convert_section
 
 if TYPE_CHECKING:
     import numpy as np
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,20 @@ class BenchmarkData:
 
     def __len__(self) -> int:
         return len(self.prompts)
+
+
+def listed_as_contaminated(path: Path, *columns: str) -> pl.Expr:
+    """Polars filter for rows where any of ``columns`` is a prompt of the seed's contamination list ``path``
+    (JSON lines with an ``eval_prompt`` field)."""
+    import polars as pl
+
+    listed = pl.read_ndjson(path)["eval_prompt"].implode()
+    return pl.any_horizontal(pl.col(column).is_in(listed) for column in columns)
+
+
+def decontamination_note(benchmark: str, kept: int, total: int, unit: str) -> str:
+    """The note a benchmark adds after dropping contaminated items, e.g. ``GSM8K: 1307/1319 questions remain ...``."""
+    return f"{benchmark}: {kept}/{total} {unit} remain after decontamination"
 
 
 class Benchmark(abc.ABC):

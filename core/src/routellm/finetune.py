@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
+import typer
 
 from routellm.errors import ConfigError
 
@@ -47,6 +48,25 @@ class FitOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         if self.patience < 0:
             raise ConfigError(f"patience must be 0 or more, got {self.patience}")
+
+
+# Command-line options shared by the ``routellm train <router>`` commands (defaults stay in each
+# command's signature, since they differ between routers).
+BattlesOption = Annotated[
+    str, typer.Option("--battles", help="Battles in the arena schema: parquet/jsonl/csv file or Hugging Face dataset id.")
+]
+StrongModelOption = Annotated[
+    str | None, typer.Option(help="Strong side of the battles; default: the model present in every battle.")
+]
+WeakModelOption = Annotated[
+    str | None, typer.Option(help="Only battles against this model; default: all opponents count as weak.")
+]
+EpochsOption = Annotated[int, typer.Option(min=1)]
+BatchSizeOption = Annotated[int, typer.Option(min=1)]
+LearningRateOption = Annotated[float, typer.Option(min=0.0)]
+EvalEveryOption = Annotated[int | None, typer.Option(min=1, help="Steps between validations; default: each epoch.")]
+DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")]
+ProgressOption = Annotated[bool, typer.Option(help="Show a progress bar.")]
 
 
 class Evaluation(msgspec.Struct, frozen=True):

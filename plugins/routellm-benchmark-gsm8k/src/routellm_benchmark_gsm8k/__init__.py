@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 import routellm
-from routellm.benchmark import Benchmark, BenchmarkData
+from routellm.benchmark import Benchmark, BenchmarkData, decontamination_note, listed_as_contaminated
 from routellm.records import BenchmarkSpec
 
 STRONG_MODEL = "gpt-4-1106-preview"
@@ -39,9 +39,8 @@ class GSM8KBenchmark(Benchmark):
         ).with_row_index("row")
         total = data.height
         if self.config.drop_contaminated:
-            contaminated = pl.read_ndjson(root / "contaminated_prompts.jsonl")["eval_prompt"]
-            data = data.filter(~pl.col("prompt").is_in(contaminated.implode()))
-            note = f"GSM8K: {data.height}/{total} questions remain after decontamination"
+            data = data.filter(~listed_as_contaminated(root / "contaminated_prompts.jsonl", "prompt"))
+            note = decontamination_note("GSM8K", data.height, total, "questions")
         else:
             note = f"GSM8K: {total} questions (contamination list not applied)"
         return BenchmarkData(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 import routellm
-from routellm.benchmark import Benchmark, BenchmarkData
+from routellm.benchmark import Benchmark, BenchmarkData, decontamination_note, listed_as_contaminated
 from routellm.errors import ConfigError
 from routellm.records import BenchmarkSpec
 
@@ -67,9 +67,8 @@ class MMLUBenchmark(Benchmark):
         total = data.height
         notes = []
         if self.config.drop_contaminated:
-            contaminated = pl.read_ndjson(root / "contaminated_prompts.jsonl")["eval_prompt"]
-            data = data.filter(~pl.col("prompt").is_in(contaminated.implode()))
-            notes.append(f"MMLU: {data.height}/{total} prompts remain after decontamination")
+            data = data.filter(~listed_as_contaminated(root / "contaminated_prompts.jsonl", "prompt"))
+            notes.append(decontamination_note("MMLU", data.height, total, "prompts"))
         else:
             notes.append(f"MMLU: {total} prompts (contamination list not applied)")
         return BenchmarkData(

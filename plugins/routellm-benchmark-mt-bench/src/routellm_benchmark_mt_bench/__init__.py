@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 import routellm
-from routellm.benchmark import Benchmark, BenchmarkData
+from routellm.benchmark import Benchmark, BenchmarkData, decontamination_note, listed_as_contaminated
 from routellm.records import BenchmarkSpec
 
 STRONG_MODEL = "gpt-4-1106-preview"
@@ -39,12 +39,11 @@ class MTBenchBenchmark(Benchmark):
             pl.col("turns").list.get(0).alias("turn1"),
             pl.col("turns").list.get(1).alias("turn2"),
         )
-        contaminated = pl.read_ndjson(root / "contaminated_prompts.jsonl")["eval_prompt"].implode()
-        listed = questions.filter(pl.col("turn1").is_in(contaminated) | pl.col("turn2").is_in(contaminated))
+        listed = questions.filter(listed_as_contaminated(root / "contaminated_prompts.jsonl", "turn1", "turn2"))
         total = questions.height
         if self.config.drop_contaminated:
             questions = questions.join(listed.select("question_id"), on="question_id", how="anti")
-            note = f"MT Bench: {questions.height}/{total} questions remain after decontamination"
+            note = decontamination_note("MT Bench", questions.height, total, "questions")
         else:
             note = (
                 f"MT Bench: {total} questions, routed on turn 1 and scored over both turns "

@@ -7,35 +7,40 @@ from typing import Annotated
 
 import typer
 
-from routellm.finetune import FitOptions
+from routellm.finetune import (
+    BatchSizeOption,
+    BattlesOption,
+    DeviceOption,
+    EpochsOption,
+    EvalEveryOption,
+    FitOptions,
+    LearningRateOption,
+    ProgressOption,
+    StrongModelOption,
+    WeakModelOption,
+)
 
 
 def train_bert_command(
-    battles: Annotated[
-        str, typer.Option("--battles", help="Battles in the arena schema: parquet/jsonl/csv file or Hugging Face dataset id.")
-    ],
+    battles: BattlesOption,
     base: Annotated[str, typer.Option("--base", help="Encoder to fine-tune: hub id or local folder, e.g. bert-base-uncased.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the checkpoint (config.json, model.safetensors, README.md).")],
-    strong_model: Annotated[
-        str | None, typer.Option(help="Strong side of the battles; default: the model present in every battle.")
-    ] = None,
-    weak_model: Annotated[
-        str | None, typer.Option(help="Only battles against this model; default: all opponents count as weak.")
-    ] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 8,
-    batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = 5e-5,
+    strong_model: StrongModelOption = None,
+    weak_model: WeakModelOption = None,
+    epochs: EpochsOption = 8,
+    batch_size: BatchSizeOption = 16,
+    learning_rate: LearningRateOption = 5e-5,
     max_length: Annotated[int, typer.Option(min=8, help="Tokens kept per prompt.")] = 256,
     val_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of prompts held out.")] = 0.1,
     patience: Annotated[int, typer.Option(min=0, help="Validations without improvement before stopping (0: never).")] = 2,
-    eval_every: Annotated[int | None, typer.Option(min=1, help="Steps between validations; default: each epoch.")] = None,
+    eval_every: EvalEveryOption = None,
     max_prompts: Annotated[int | None, typer.Option(min=2, help="Use at most this many distinct prompts.")] = None,
     freeze_layers: Annotated[
         int, typer.Option(min=0, help="Freeze the embeddings and the first N layers (faster on a CPU).")
     ] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")] = "auto",
+    device: DeviceOption = "auto",
     seed: int = 0,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     """Fine-tune an encoder on battles into a bert router (labels: strong wins / tie / weak wins)."""
     from routellm_router_bert.train import BertTrainOptions, train_bert

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -11,9 +10,17 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from routellm.battle_labels import PromptLabels, orient_battles, split_by_prompt, weighted_auc
+from routellm.battle_labels import (
+    PromptLabels,
+    prior_cross_entropy,
+    training_labels,
+    weighted_accuracy,
+    weighted_auc,
+    weighted_cross_entropy,
+)
 from routellm.errors import ConfigError
 from routellm.finetune import FitOptions, FitResult, fit
+from routellm.model_card import write_training_card
 from routellm_router_bert.labels import LABELS, OUTCOME_TO_LABEL, prompt_labels
 
 if TYPE_CHECKING:
@@ -71,7 +78,6 @@ def train_bert(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from routellm.battles import load_battles
     from routellm_embedder_huggingface.embedder import pick_device
     from routellm_router_bert.router import classify
 
@@ -79,15 +85,16 @@ def train_bert(
     base = str(base)
     started = time.perf_counter()
     out = Path(out)
-    source = "<frame>" if not isinstance(battles, str | Path) else str(battles)
-    frame = battles if not isinstance(battles, str | Path) else load_battles(battles)
-    oriented = orient_battles(frame, options.strong_model, options.weak_model)
-    data = prompt_labels(oriented)
-    if options.max_prompts is not None and options.max_prompts < len(data):
-        keep = np.sort(np.random.default_rng(options.fit.seed).permutation(len(data))[: options.max_prompts])
-        data = data.subset(keep)
-    train_idx, val_idx = split_by_prompt(len(data), options.val_fraction, options.fit.seed)
-    train, val = data.subset(train_idx), data.subset(val_idx)
+    labels = training_labels(
+        battles,
+        prompt_labels,
+        strong_model=options.strong_model,
+        weak_model=options.weak_model,
+        max_prompts=options.max_prompts,
+        val_fraction=options.val_fraction,
+        seed=options.fit.seed,
+    )
+    data, train, val = labels.data, labels.train, labels.val
 
     device = pick_device(options.device)
     previous = hf_logging.get_verbosity()
@@ -128,18 +135,17 @@ def train_bert(
         model, lengths=[len(ids) for ids in encoded], loss_fn=loss_fn, evaluate=evaluate, options=options.fit
     )
 
-    prior = train.counts.sum(axis=0) / train.counts.sum()
     report = BertTrainReport(
         base=base,
-        battles=source,
-        strong_model=str(oriented["strong"][0]),
-        weak_models=sorted(oriented["weak"].unique().to_list()),
+        battles=labels.source,
+        strong_model=labels.strong_model,
+        weak_models=labels.weak_models,
         labels=list(LABELS),
         battles_used=int(data.counts.sum()),
         prompts_train=len(train),
         prompts_val=len(val),
         label_counts={name: int(data.counts[:, i].sum()) for i, name in enumerate(LABELS)},
-        prior_val_loss=float(_weighted_ce(np.tile(prior, (len(val), 1)), val)),
+        prior_val_loss=prior_cross_entropy(train, val),
         fit=result,
         options=options,
         seconds=time.perf_counter() - started,
@@ -208,19 +214,13 @@ def soft_cross_entropy(logits: Any, targets: Any, weights: Any) -> Any:
     return (per_item * weights).sum() / weights.sum()
 
 
-def _weighted_ce(probs: np.ndarray, data: PromptLabels) -> float:
-    logp = np.log(np.clip(probs, 1e-12, 1.0))
-    return float(-(data.counts * logp).sum() / data.counts.sum())
-
-
 def validation_metrics(probs: np.ndarray, data: PromptLabels) -> dict[str, float]:
     """Loss, accuracy over battles, and AUC of the strong win rate for "strong model won"."""
     win_rate = 1.0 - probs[:, 1:].sum(axis=1)
-    predicted = probs.argmax(axis=1)
     strong = data.counts[:, OUTCOME_TO_LABEL["strong"]]
     return {
-        "val_loss": _weighted_ce(probs, data),
-        "val_accuracy": float(data.counts[np.arange(len(data)), predicted].sum() / data.counts.sum()),
+        "val_loss": weighted_cross_entropy(probs, data),
+        "val_accuracy": weighted_accuracy(probs, data),
         "val_auc": weighted_auc(win_rate, strong, data.counts.sum(axis=1) - strong),
     }
 
@@ -283,28 +283,6 @@ distributions (MT Bench, MMLU, GSM8K) is measured by `routellm eval`.
 
 def write_model_card(out: Path, report: BertTrainReport) -> None:
     """Write ``README.md`` (Hugging Face model card) describing the checkpoint and its training."""
-    from huggingface_hub import ModelCard, ModelCardData
-
-    data = json.loads(msgspec.json.encode(report))
-    card_data = ModelCardData(
-        library_name="transformers",
-        pipeline_tag="text-classification",
-        base_model=report.base if "/" in report.base and not Path(report.base).exists() else None,
-        tags=["routellm", "router", "bert-router"],
-        license="apache-2.0",
+    write_training_card(
+        out, report, template=CARD_TEMPLATE, pipeline_tag="text-classification", tags=["routellm", "router", "bert-router"]
     )
-    weak = report.weak_models
-    weak_list = ", ".join(f"`{m}`" for m in weak[:10]) + (f" and {len(weak) - 10} more" if len(weak) > 10 else "")
-    card = ModelCard.from_template(
-        card_data,
-        template_str=CARD_TEMPLATE,
-        out=str(out),
-        weak_list=weak_list,
-        minutes=f"{report.fit.seconds / 60:.1f}",
-        steps=report.fit.steps,
-        stopped_early=report.fit.stopped_early,
-        best=data["fit"]["best"],
-        history=data["fit"]["history"],
-        **{k: v for k, v in data.items() if k not in {"fit"}},
-    )
-    card.save(out / "README.md")

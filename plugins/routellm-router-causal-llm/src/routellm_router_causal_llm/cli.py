@@ -7,40 +7,45 @@ from typing import Annotated
 
 import typer
 
-from routellm.finetune import FitOptions
+from routellm.finetune import (
+    BatchSizeOption,
+    BattlesOption,
+    DeviceOption,
+    EpochsOption,
+    EvalEveryOption,
+    FitOptions,
+    LearningRateOption,
+    ProgressOption,
+    StrongModelOption,
+    WeakModelOption,
+)
 
 
 def train_causal_llm_command(
-    battles: Annotated[
-        str, typer.Option("--battles", help="Battles in the arena schema: parquet/jsonl/csv file or Hugging Face dataset id.")
-    ],
+    battles: BattlesOption,
     base: Annotated[
         str, typer.Option("--base", help="Causal LM to fine-tune: hub id or folder, e.g. meta-llama/Meta-Llama-3-8B.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder for the checkpoint.")],
-    strong_model: Annotated[
-        str | None, typer.Option(help="Strong side of the battles; default: the model present in every battle.")
-    ] = None,
-    weak_model: Annotated[
-        str | None, typer.Option(help="Only battles against this model; default: all opponents count as weak.")
-    ] = None,
+    strong_model: StrongModelOption = None,
+    weak_model: WeakModelOption = None,
     prompt_format: Annotated[
         str, typer.Option(help="llama3 (the seed's format) or chat_template (the base tokenizer's).")
     ] = "llama3",
-    epochs: Annotated[int, typer.Option(min=1)] = 2,
-    batch_size: Annotated[int, typer.Option(min=1)] = 8,
+    epochs: EpochsOption = 2,
+    batch_size: BatchSizeOption = 8,
     grad_accum: Annotated[int, typer.Option(min=1, help="Batches per optimiser step.")] = 1,
-    learning_rate: Annotated[float, typer.Option(min=0.0)] = 1e-5,
+    learning_rate: LearningRateOption = 1e-5,
     max_length: Annotated[int, typer.Option(min=16, help="Tokens kept per prompt (cut from the left).")] = 1024,
     val_fraction: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     patience: Annotated[int, typer.Option(min=0)] = 1,
-    eval_every: Annotated[int | None, typer.Option(min=1, help="Steps between validations; default: each epoch.")] = None,
+    eval_every: EvalEveryOption = None,
     max_prompts: Annotated[int | None, typer.Option(min=2)] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")] = "auto",
+    device: DeviceOption = "auto",
     dtype: Annotated[str, typer.Option(help="auto (bfloat16 on CUDA), float32, bfloat16, float16.")] = "auto",
     gradient_checkpointing: Annotated[bool, typer.Option(help="Trade compute for memory (large models).")] = False,
     seed: int = 0,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOption = True,
 ) -> None:
     """Fine-tune a causal LM on battles scored 1-5 into a causal_llm router (meant for a GPU)."""
     from routellm_router_causal_llm.train import CausalTrainOptions, train_causal_llm

@@ -10,9 +10,17 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from routellm.battle_labels import PromptLabels, orient_battles, split_by_prompt, weighted_auc
+from routellm.battle_labels import (
+    PromptLabels,
+    prior_cross_entropy,
+    training_labels,
+    weighted_accuracy,
+    weighted_auc,
+    weighted_cross_entropy,
+)
 from routellm.errors import ConfigError
 from routellm.finetune import FitOptions, FitResult, fit
+from routellm.model_card import write_training_card
 from routellm_router_causal_llm.labels import NUM_SCORES, prompt_labels
 from routellm_router_causal_llm.model import (
     SCORE_TOKENS,
@@ -87,7 +95,6 @@ def train_causal_llm(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from routellm.battles import load_battles
     from routellm_embedder_huggingface.embedder import pick_device
 
     options = options or CausalTrainOptions()
@@ -96,15 +103,16 @@ def train_causal_llm(
         raise ConfigError(f"score_threshold must be between 1 and {NUM_SCORES}, got {options.score_threshold}")
     started = time.perf_counter()
     out = Path(out)
-    source = "<frame>" if not isinstance(battles, str | Path) else str(battles)
-    frame = battles if not isinstance(battles, str | Path) else load_battles(battles)
-    oriented = orient_battles(frame, options.strong_model, options.weak_model)
-    data = prompt_labels(oriented)
-    if options.max_prompts is not None and options.max_prompts < len(data):
-        keep = np.sort(np.random.default_rng(options.fit.seed).permutation(len(data))[: options.max_prompts])
-        data = data.subset(keep)
-    train_idx, val_idx = split_by_prompt(len(data), options.val_fraction, options.fit.seed)
-    train, val = data.subset(train_idx), data.subset(val_idx)
+    labels = training_labels(
+        battles,
+        prompt_labels,
+        strong_model=options.strong_model,
+        weak_model=options.weak_model,
+        max_prompts=options.max_prompts,
+        val_fraction=options.val_fraction,
+        seed=options.fit.seed,
+    )
+    data, train, val = labels.data, labels.train, labels.val
 
     device = pick_device(options.device)
     try:
@@ -161,18 +169,17 @@ def train_causal_llm(
     if options.gradient_checkpointing:
         model.gradient_checkpointing_disable()
 
-    prior = train.counts.sum(axis=0) / train.counts.sum()
     report = CausalTrainReport(
         base=base,
-        battles=source,
-        strong_model=str(oriented["strong"][0]),
-        weak_models=sorted(oriented["weak"].unique().to_list()),
+        battles=labels.source,
+        strong_model=labels.strong_model,
+        weak_models=labels.weak_models,
         score_tokens=list(SCORE_TOKENS),
         battles_used=int(data.counts.sum()),
         prompts_train=len(train),
         prompts_val=len(val),
         score_counts={t: int(data.counts[:, i].sum()) for i, t in enumerate(SCORE_TOKENS)},
-        prior_val_loss=_weighted_ce(np.tile(prior, (len(val), 1)), val),
+        prior_val_loss=prior_cross_entropy(train, val),
         fit=result,
         options=options,
         seconds=time.perf_counter() - started,
@@ -188,18 +195,13 @@ def train_causal_llm(
     return report
 
 
-def _weighted_ce(probs: np.ndarray, data: PromptLabels) -> float:
-    return float(-(data.counts * np.log(np.clip(probs, 1e-12, 1.0))).sum() / data.counts.sum())
-
-
 def score_metrics(probs: np.ndarray, data: PromptLabels, score_threshold: int) -> dict[str, float]:
     """Loss restricted to the score tokens, accuracy over battles, and AUC of the win rate for
     "the weak model was not clearly preferred" (score below the threshold)."""
-    predicted = probs.argmax(axis=1)
     strong = data.counts[:, : score_threshold - 1].sum(axis=1)
     return {
-        "val_score_loss": _weighted_ce(probs, data),
-        "val_accuracy": float(data.counts[np.arange(len(data)), predicted].sum() / data.counts.sum()),
+        "val_score_loss": weighted_cross_entropy(probs, data),
+        "val_accuracy": weighted_accuracy(probs, data),
         "val_auc": weighted_auc(strong_win_rate(probs, score_threshold), strong, data.counts.sum(axis=1) - strong),
     }
 
@@ -255,28 +257,10 @@ Predicting the training score frequencies for every prompt scores a val score lo
 
 def write_model_card(out: Path, report: CausalTrainReport) -> None:
     """Write ``README.md`` (Hugging Face model card) describing the checkpoint and its training."""
-    from huggingface_hub import ModelCard, ModelCardData
-
-    data = json.loads(msgspec.json.encode(report))
-    card_data = ModelCardData(
-        library_name="transformers",
+    write_training_card(
+        out,
+        report,
+        template=CARD_TEMPLATE,
         pipeline_tag="text-generation",
-        base_model=report.base if "/" in report.base and not Path(report.base).exists() else None,
         tags=["routellm", "router", "causal-llm-router"],
-        license="apache-2.0",
     )
-    weak = report.weak_models
-    weak_list = ", ".join(f"`{m}`" for m in weak[:10]) + (f" and {len(weak) - 10} more" if len(weak) > 10 else "")
-    card = ModelCard.from_template(
-        card_data,
-        template_str=CARD_TEMPLATE,
-        out=str(out),
-        weak_list=weak_list,
-        minutes=f"{report.fit.seconds / 60:.1f}",
-        steps=report.fit.steps,
-        best=data["fit"]["best"],
-        history=data["fit"]["history"],
-        **{k: v for k, v in data.items() if k != "fit"},
-    )
-    card.save(out / "README.md")
-
