@@ -46,11 +46,15 @@ def keep_torch_threads():
     torch.set_num_threads(threads)
 
 
-def test_local_config_routes_offline(keep_torch_threads):
+def test_local_config_routes_offline(keep_torch_threads, tmp_path):
     config = load_config(ROOT / "configs" / "local.yaml")
     router = config.create_router("mf")
     assert router.folder == DEFAULT_CHECKPOINT
-    assert router.embedder.config.num_threads == 1  # merged over the checkpoint's recorded embedder
+    tuned = tmp_path / "tuned.yaml"
+    tuned.write_text((ROOT / "configs" / "local.yaml").read_text().replace("# num_threads: 1", "num_threads: 1"))
+    tuned_router = load_config(tuned).create_router("mf")
+    assert tuned_router.embedder.config.num_threads == 1  # merged over the checkpoint's recorded embedder
+    assert tuned_router.embedder.config.model == router.embedder.config.model
     assert router.embedder.config.model == "sentence-transformers/all-MiniLM-L6-v2"
     names = router.checkpoint.names
     assert names[router.strong_index] == "gpt4_1106_preview"
