@@ -150,3 +150,48 @@ def test_serving_the_random_router_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_calibrate_then_serve_a_share_of_strong_calls(tmp_path: Path, battles_file: Path):
+    """`routellm calibrate` writes the file the config names; `router-random-p30` then sends ~30% to the strong model."""
+    with openai_upstream() as strong_up, openai_upstream() as weak_up:
+        config = tmp_path / "serve.yaml"
+        config.write_text(
+            f"""
+routers:
+  random: {{seed: 9}}
+models:
+  strong: {{name: big, base_url: "{strong_up.base_url}", api_key: sk-s}}
+  weak: {{name: small, base_url: "{weak_up.base_url}", api_key: sk-w}}
+calibration:
+  file: thresholds.json
+"""
+        )
+        env = {**os.environ, "ROUTELLM_CACHE_DIR": str(tmp_path / "cache")}
+        calibrated = subprocess.run(
+            [sys.executable, "-m", "routellm.cli", "calibrate", "--routers", "random", "--strong-model-pct", "0.3",
+             "--dataset", str(battles_file), "--config", str(config)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+        assert calibrated.returncode == 0, calibrated.stderr
+        assert (tmp_path / "thresholds.json").is_file()
+        port = _free_port()
+        proc = _serve(["--config", str(config), "--routers", "random", "--port", str(port)], env)
+        try:
+            _wait(port, proc)
+            client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-")
+            models = []
+            for i in range(200):
+                reply = client.chat.completions.with_raw_response.create(
+                    model="router-random-p30", messages=[{"role": "user", "content": f"question number {i}"}]
+                )
+                models.append(reply.parse().model)
+            threshold = float(reply.headers["x-routellm-threshold"])
+            assert 0.0 < threshold < 1.0
+            share = models.count("big") / len(models)
+            assert 0.2 < share < 0.4, share
+            with pytest.raises(openai.BadRequestError, match="percent of strong calls in \\[0, 100\\]"):
+                client.chat.completions.create(model="router-random-p130", messages=[{"role": "user", "content": "x"}])
+        finally:
+            _stop(proc)
