@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from routellm.router import Router
 
 #: Top-level sections of the extended format.
-SECTIONS = ("routers", "models", "server", "benchmarks", "embedders", "calibration", "routing")
+SECTIONS = ("routers", "models", "server", "benchmarks", "calibration")
 
 
 @dataclass(frozen=True)
