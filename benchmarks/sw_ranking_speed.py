@@ -1,4 +1,4 @@
-"""Speed of the sw_ranking router: query embedding, ranking, end to end, and the seed's per-request fit.
+"""Speed of the sw_ranking router: query embedding, ranking, end to end, and RouteLLM's per-request fit.
 
     python benchmarks/sw_ranking_speed.py [--folder DIR] [--prompts 512] [--seed-prompts 8]
 
@@ -32,7 +32,12 @@ def default_folder(data: Path) -> Path:
     """Train the shared battles once into the cache (embeds 805 prompts)."""
     from routellm.battles import load_battles
     from routellm.registry import get_registry
-    from routellm_router_sw_ranking.ranking_data import SEED_STRONG, SEED_WEAK, RankingData, distinct_prompts
+    from routellm_router_sw_ranking.ranking_data import (
+        ROUTELLM_STRONG,
+        ROUTELLM_WEAK,
+        RankingData,
+        distinct_prompts,
+    )
 
     folder = cache_dir("sw_ranking", "alpaca_eval_gpt4_turbo")
     if (folder / "config.json").is_file():
@@ -45,8 +50,8 @@ def default_folder(data: Path) -> Path:
         embedder={"name": "huggingface", "config": {}},
         source=str(data / BATTLES),
     )
-    ranking.strong_model = ranking.resolve_model(SEED_STRONG, "strong")
-    ranking.weak_model = ranking.resolve_model(SEED_WEAK, "weak")
+    ranking.strong_model = ranking.resolve_model(ROUTELLM_STRONG, "strong")
+    ranking.weak_model = ranking.resolve_model(ROUTELLM_WEAK, "weak")
     return ranking.save(folder)
 
 
@@ -72,8 +77,8 @@ def timed(fn, repeats: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def seed_style_win_rate(router, query: np.ndarray) -> float:
-    """The seed's per-request work: weight every battle, refit a weighted logistic regression over all
+def original_style_win_rate(router, query: np.ndarray) -> float:
+    """RouteLLM's per-request work: weight every battle, refit a weighted logistic regression over all
     of them (duplicated, +-ln 10 design, ties split), Newton's method in plain numpy."""
     data = router.data
     battles = data.battles
@@ -111,7 +116,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="trained sw_ranking folder (default: train the shared battles)")
     parser.add_argument("--prompts", type=int, default=512, help="query prompts (MMLU questions)")
     parser.add_argument("--single", type=int, default=64, help="prompts scored one request at a time, end to end")
-    parser.add_argument("--seed-prompts", type=int, default=8, help="prompts for the seed-style per-request fit")
+    parser.add_argument("--seed-prompts", type=int, default=8, help="prompts for RouteLLM-style per-request fit")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "sw_ranking_speed.json")
     args = parser.parse_args()
@@ -144,7 +149,7 @@ def main() -> None:
     subset = prompts[: args.single]
     e2e_single_s, _ = timed(lambda: [router.calculate_strong_win_rate(p) for p in subset], 1)
     seed_start = time.perf_counter()
-    seed_values = np.array([seed_style_win_rate(router, q) for q in queries[: args.seed_prompts]])
+    original_values = np.array([original_style_win_rate(router, q) for q in queries[: args.seed_prompts]])
     seed_s = time.perf_counter() - seed_start
 
     n = len(prompts)
@@ -169,9 +174,9 @@ def main() -> None:
         "rank_one_by_one_prompts_per_s": n / rank_single_s,
         "end_to_end_batched_prompts_per_s": n / e2e_s,
         "end_to_end_one_by_one_prompts_per_s": len(subset) / e2e_single_s,
-        "seed_style_per_request_prompts_per_s": len(seed_values) / seed_s,
-        "rank_speedup_over_seed_style": (n / rank_s) / (len(seed_values) / seed_s),
-        "max_abs_diff_vs_seed_style": float(np.abs(seed_values - batched[: len(seed_values)]).max()),
+        "original_style_per_request_prompts_per_s": len(original_values) / seed_s,
+        "rank_speedup_over_original_style": (n / rank_s) / (len(original_values) / seed_s),
+        "max_abs_diff_vs_original_style": float(np.abs(original_values - batched[: len(original_values)]).max()),
         "max_abs_diff_batched_vs_one_by_one": float(np.abs(batched - single).max()),
         "max_abs_diff_end_to_end_vs_rank": float(np.abs(e2e - batched).max()),
         "win_rate_quantiles": dict(

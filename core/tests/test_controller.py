@@ -54,7 +54,7 @@ def test_create_routes_and_calls_the_upstream(controller, upstream):
     assert weak.model == WEAK
 
 
-def test_seed_style_router_and_threshold(controller):
+def test_original_style_router_and_threshold(controller):
     reply = controller.completion(router="random", threshold=0.0, messages=MESSAGES)
     assert reply.model == STRONG and reply.routing.threshold == 0.0
     with pytest.raises(RequestError, match="not both"):

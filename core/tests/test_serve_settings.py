@@ -1,4 +1,4 @@
-"""The models: and server: sections, the seed's flags, and keys kept secret."""
+"""The models: and server: sections, RouteLLM's flags, and keys kept secret."""
 
 from __future__ import annotations
 

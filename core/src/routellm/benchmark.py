@@ -55,7 +55,7 @@ class BenchmarkData:
 
 
 def listed_as_contaminated(path: Path, *columns: str) -> pl.Expr:
-    """Polars filter for rows where any of ``columns`` is a prompt of the seed's contamination list ``path``
+    """Polars filter for rows where any of ``columns`` is a prompt of RouteLLM's contamination list ``path``
     (JSON lines with an ``eval_prompt`` field)."""
     import polars as pl
 

@@ -59,7 +59,7 @@ def calibrate(
 ) -> tuple[list[CalibrationRun], Path]:
     """Calibrate ``routers`` on ``dataset``; save (merging with the existing file) and return the runs.
 
-    Each distinct prompt is scored once; thresholds are quantiles over all battles, as in the seed.
+    Each distinct prompt is scored once; thresholds are quantiles over all battles, as in RouteLLM.
     """
     from routellm.calibration import calibration_path
     from routellm.config import Config

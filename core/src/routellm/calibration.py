@@ -4,10 +4,10 @@
 with each router and saves, per router, the win-rate quantiles to a calibration file. A model name
 can then ask for a share of strong calls:
 
-* ``router-<router>-<threshold>``: the seed's form, a raw threshold in [0, 1], e.g. ``router-mf-0.11593``;
+* ``router-<router>-<threshold>``: RouteLLM's form, a raw threshold in [0, 1], e.g. ``router-mf-0.11593``;
 * ``router-<router>-p<percent>``: about ``percent`` % of calls (on prompts like the calibration
   data) go to the strong model, e.g. ``router-mf-p20`` or ``router-mf-p12.5``. The threshold is the
-  ``1 - percent/100`` quantile of the router's win rates on the calibration data (the seed's rule).
+  ``1 - percent/100`` quantile of the router's win rates on the calibration data (RouteLLM's rule).
 
 The file is JSON (see :class:`CalibrationFile`); its location comes from the config's top-level
 ``calibration:`` section (``calibration: {file: path/to/calibration.json}``), else

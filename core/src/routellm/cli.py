@@ -15,7 +15,7 @@ from routellm.server.cli import CONTEXT_SETTINGS, serve_command
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML config: router name -> options (the seed's format) or sections."),
+    typer.Option("--config", "-c", help="YAML config: router name -> options (RouteLLM's format) or sections."),
 ]
 
 
@@ -115,10 +115,10 @@ def route_command(
     ],
     config: ConfigOption = None,
     strong_model: Annotated[
-        str | None, typer.Option(help="Strong model's name (default: the config's models.strong, else the seed's).")
+        str | None, typer.Option(help="Strong model's name (default: the config's models.strong, else RouteLLM's).")
     ] = None,
     weak_model: Annotated[
-        str | None, typer.Option(help="Weak model's name (default: the config's models.weak, else the seed's).")
+        str | None, typer.Option(help="Weak model's name (default: the config's models.weak, else RouteLLM's).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:

@@ -2,7 +2,7 @@
 
 Two shapes load:
 
-* the seed's: a top-level mapping from router name to that router's keyword arguments;
+* RouteLLM's: a top-level mapping from router name to that router's keyword arguments;
 * the extended one: a top-level ``routers:`` mapping (same content) beside other sections
   (``models:``, ``server:``, ``benchmarks:``, ...), each validated by the component that owns it.
 """

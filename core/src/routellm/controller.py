@@ -271,7 +271,7 @@ class Controller(AbstractContextManager):
     ) -> Any:
         """Route ``messages`` and call the chosen model; ``stream=True`` gives an async iterator.
 
-        Name the router model as ``model="router-mf-0.11593"`` or, as the seed's Controller also
+        Name the router model as ``model="router-mf-0.11593"`` or, as RouteLLM's Controller also
         allowed, as ``router="mf", threshold=0.11593``.
         """
         model = _model_name(model, router, threshold)

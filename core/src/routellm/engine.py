@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from routellm.config import Config
     from routellm.router import Router
 
-#: What a router scores: the last user message (the seed's behaviour) or the whole conversation.
+#: What a router scores: the last user message (RouteLLM's behaviour) or the whole conversation.
 RoutingInput = Literal["last_user", "conversation"]
 
 

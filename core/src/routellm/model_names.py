@@ -2,7 +2,7 @@
 
 Two forms, parsed here and only here:
 
-* ``router-<router>-<threshold>``: the seed's form, a raw win-rate threshold in [0, 1];
+* ``router-<router>-<threshold>``: RouteLLM's form, a raw win-rate threshold in [0, 1];
 * ``router-<router>-p<percent>``: about ``percent`` % of calls go to the strong model, using the
   thresholds ``routellm calibrate`` saved (see :mod:`routellm.calibration`), e.g. ``router-mf-p20``.
 """

@@ -67,7 +67,7 @@ class PluginManager(pluggy.PluginManager):
 
         for module_name in BUILTIN_PLUGINS:
             module = importlib.import_module(module_name)
-            self.register_plugin(module, PluginInfo(module_name, "routellm", __version__, builtin=True))
+            self.register_plugin(module, PluginInfo(module_name, "routellm-core", __version__, builtin=True))
 
     def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
         """Load every entry point of ``group``; log and skip any that fails to import."""

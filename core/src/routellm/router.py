@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class Router(abc.ABC):
     """Scores a prompt with the strong model's win rate (0..1).
 
-    Subclasses implement :meth:`calculate_strong_win_rate` (the seed's one method) and, when they
+    Subclasses implement :meth:`calculate_strong_win_rate` (RouteLLM's one method) and, when they
     can vectorise, override :meth:`batch_calculate_win_rate`. Options come from the router's
     config section, validated into the nested ``Config`` struct (declare it with
     ``forbid_unknown_fields=True`` so a misspelt key is an error).

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-#: The seed's model pair, used when a config names no models.
+#: RouteLLM's model pair, used when a config names no models.
 DEFAULT_STRONG = "gpt-4-1106-preview"
 DEFAULT_WEAK = "mixtral-8x7b-instruct-v0.1"
 
@@ -37,7 +37,7 @@ def choose_model(win_rate: float, thresholds: Sequence[float], models: Sequence[
 
     ``thresholds`` holds one threshold per model boundary, ``len(models) - 1`` of them, in
     descending order: the first model whose threshold the win rate reaches (``>=``) is chosen,
-    the last model otherwise. With two models this is the seed's rule: at or above the threshold
+    the last model otherwise. With two models this is RouteLLM's rule: at or above the threshold
     the strong model, below it the weak one.
     """
     if len(thresholds) != len(models) - 1:

@@ -135,7 +135,7 @@ def test_hub_id_unreachable_names_the_fix(monkeypatch):
 
 
 def test_seed_config_section_is_accepted(tiny_bert_path):
-    # The seed's config.example.yaml section: only checkpoint_path.
+    # RouteLLM's config.example.yaml section: only checkpoint_path.
     router = get_registry().create_router("bert", {"checkpoint_path": str(tiny_bert_path)})
     assert isinstance(router, BertRouter)
 
@@ -151,7 +151,7 @@ def test_plugin_import_does_not_load_torch():
 
 
 def test_hub_id_loads_from_the_hub_cache(tmp_path, monkeypatch, tiny_bert_path):
-    """The hub path for real: snapshot_download resolves the seed's id from a (pre-filled, offline) hub cache."""
+    """The hub path for real: snapshot_download resolves RouteLLM's id from a (pre-filled, offline) hub cache."""
     from huggingface_hub import constants
 
     repo = tmp_path / "hub" / "models--routellm--bert_gpt4_augmented"

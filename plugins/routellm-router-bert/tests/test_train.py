@@ -5,13 +5,13 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from routellm.battle_labels import orient_battles, weighted_auc
 from routellm.battles import load_battles
 from routellm.cli import build_app
-from routellm.finetune import FitOptions
 from routellm_router_bert.labels import LABELS, prompt_labels
 from routellm_router_bert.router import BertRouter
 from routellm_router_bert.train import BertTrainOptions, train_bert
+from routellm_train.battle_labels import orient_battles, weighted_auc
+from routellm_train.finetune import FitOptions
 
 from .conftest import save_tiny_bert
 
@@ -118,7 +118,7 @@ def test_minilm_router_beats_chance_on_held_out_prompts(tmp_path, minilm_path, b
     report = train_bert(battles_file, minilm_path, tmp_path / "minilm", options)
     router = BertRouter.from_config({"checkpoint_path": str(tmp_path / "minilm"), "device": "cpu", "batch_size": 64})
     # Held-out prompts: the validation split, re-derived exactly as the trainer drew it.
-    from routellm.battle_labels import split_by_prompt
+    from routellm_train.battle_labels import split_by_prompt
 
     data = prompt_labels(orient_battles(load_battles(battles_file)))
     keep = np.sort(np.random.default_rng(0).permutation(len(data))[:MINILM_PROMPTS])

@@ -38,7 +38,7 @@ def tiny_tokenizer(chat_template: str | None = None):
 
 
 def save_tiny_llama(folder: Path, *, extra_rows: int = 0, tokenizer: bool = True, chat_template: str | None = None, seed: int = 0) -> Path:
-    """A random 2-layer Llama; ``extra_rows`` token embeddings beyond the tokenizer (the seed's score tokens)."""
+    """A random 2-layer Llama; ``extra_rows`` token embeddings beyond the tokenizer (RouteLLM's score tokens)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -73,6 +73,6 @@ def tiny_base(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def seed_layout_checkpoint(tmp_path_factory) -> Path:
-    """Like the seed's published checkpoint: five extra embedding rows for [[1]]..[[5]], no tokenizer files."""
+def original_layout_checkpoint(tmp_path_factory) -> Path:
+    """Like RouteLLM's published checkpoint: five extra embedding rows for [[1]]..[[5]], no tokenizer files."""
     return save_tiny_llama(tmp_path_factory.mktemp("tiny-causal-ckpt"), extra_rows=5, tokenizer=False, seed=1)

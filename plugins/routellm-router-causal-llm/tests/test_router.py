@@ -21,20 +21,20 @@ class TestCausalLLMContract(RouterContract):
 
     @pytest.fixture(scope="class", autouse=True)
     @staticmethod
-    def _checkpoint(request, seed_layout_checkpoint, tiny_base):
-        request.cls.router_config = config(seed_layout_checkpoint, tiny_base)
+    def _checkpoint(request, original_layout_checkpoint, tiny_base):
+        request.cls.router_config = config(original_layout_checkpoint, tiny_base)
 
 
 @pytest.fixture(scope="module")
-def router(seed_layout_checkpoint, tiny_base):
-    return CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base))
+def router(original_layout_checkpoint, tiny_base):
+    return CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base))
 
 
 def test_score_tokens_take_the_seed_ids(router, tiny_base):
     from transformers import AutoTokenizer
 
     base_size = len(AutoTokenizer.from_pretrained(tiny_base))
-    # As in the seed: the tokenizer gains [[1]]..[[5]] after its vocabulary, matching the checkpoint's extra rows.
+    # As in RouteLLM: the tokenizer gains [[1]]..[[5]] after its vocabulary, matching the checkpoint's extra rows.
     assert router.classifier.score_ids == list(range(base_size, base_size + 5))
     assert router.classifier.tokenizer.padding_side == "left"
 
@@ -63,44 +63,44 @@ def test_win_rate_is_one_minus_p_high_scores(router):
     assert router.calculate_strong_win_rate(prompt) == pytest.approx(1.0 - probs[3:].sum(), abs=1e-5)
 
 
-def test_scores_vary_and_threshold_moves_them(router, seed_layout_checkpoint, tiny_base):
+def test_scores_vary_and_threshold_moves_them(router, original_layout_checkpoint, tiny_base):
     probs = router.score_probabilities(SAMPLE_PROMPTS)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     assert np.ptp(router.batch_calculate_win_rate(SAMPLE_PROMPTS)) > 1e-4
-    lowest = CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, score_threshold=1))
-    highest = CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, score_threshold=5))
+    lowest = CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, score_threshold=1))
+    highest = CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, score_threshold=5))
     np.testing.assert_allclose(lowest.batch_calculate_win_rate(SAMPLE_PROMPTS), 0.0, atol=1e-6)
     np.testing.assert_allclose(highest.batch_calculate_win_rate(SAMPLE_PROMPTS), 1.0 - probs[:, 4], atol=1e-5)
 
 
-def test_batch_sizes_agree(router, seed_layout_checkpoint, tiny_base):
+def test_batch_sizes_agree(router, original_layout_checkpoint, tiny_base):
     prompts = SAMPLE_PROMPTS + ["x" * 300, "Hi"]
     reference = np.array([router.calculate_strong_win_rate(p) for p in prompts])
     for batch_size in (2, 16):
-        other = CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, batch_size=batch_size))
+        other = CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, batch_size=batch_size))
         np.testing.assert_allclose(other.batch_calculate_win_rate(prompts), reference, atol=1e-5)
 
 
-def test_chat_template_format(tiny_base, seed_layout_checkpoint):
-    router = CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, prompt_format="chat_template"))
+def test_chat_template_format(tiny_base, original_layout_checkpoint):
+    router = CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, prompt_format="chat_template"))
     text = router.prompt("Hi!")
     assert text.startswith("<|system|>[Instruction]") and text.endswith("Prediction:</s><|assistant|>")
     assert not router.prompt.adds_special_tokens
     assert 0.0 <= router.calculate_strong_win_rate("Hi!") <= 1.0
 
 
-def test_bfloat16_option(seed_layout_checkpoint, tiny_base, router):
+def test_bfloat16_option(original_layout_checkpoint, tiny_base, router):
     import torch
 
-    half = CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, dtype="bfloat16"))
+    half = CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, dtype="bfloat16"))
     assert half.classifier.model.dtype == torch.bfloat16
     np.testing.assert_allclose(half.batch_calculate_win_rate(SAMPLE_PROMPTS), router.batch_calculate_win_rate(SAMPLE_PROMPTS), atol=0.05)
 
 
-def test_seed_config_template_paths_use_shipped_copies(seed_layout_checkpoint, tiny_base, router):
+def test_seed_config_template_paths_use_shipped_copies(original_layout_checkpoint, tiny_base, router):
     seeded = CausalLLMRouter.from_config(
         config(
-            seed_layout_checkpoint,
+            original_layout_checkpoint,
             tiny_base,
             system_message="routellm/routers/causal_llm/system_ft_v5.txt",
             classifier_message="routellm/routers/causal_llm/classifier_ft_v5.txt",
@@ -109,12 +109,12 @@ def test_seed_config_template_paths_use_shipped_copies(seed_layout_checkpoint, t
     assert seeded.prompt("Hi") == router.prompt("Hi")
 
 
-def test_custom_and_checkpoint_templates(tmp_path, seed_layout_checkpoint, tiny_base):
+def test_custom_and_checkpoint_templates(tmp_path, original_layout_checkpoint, tiny_base):
     (tmp_path / "q.txt").write_text("Q: {question}\nA:")
-    custom = CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, classifier_message=str(tmp_path / "q.txt")))
+    custom = CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, classifier_message=str(tmp_path / "q.txt")))
     assert "Q: Hi\nA:" in custom.prompt("Hi")
     ckpt = tmp_path / "ckpt"
-    shutil.copytree(seed_layout_checkpoint, ckpt)
+    shutil.copytree(original_layout_checkpoint, ckpt)
     (ckpt / "system_ft_v5.txt").write_text("Rate it.")
     own = CausalLLMRouter.from_config(config(ckpt, tiny_base))
     assert own.prompt("Hi").startswith("<|start_header_id|>system<|end_header_id|>\n\nRate it.<|eot_id|>")
@@ -132,24 +132,24 @@ def test_custom_and_checkpoint_templates(tmp_path, seed_layout_checkpoint, tiny_
         ({"no_such_key": 1}, "no_such_key"),
     ],
 )
-def test_bad_options(seed_layout_checkpoint, tiny_base, extra, message):
+def test_bad_options(original_layout_checkpoint, tiny_base, extra, message):
     with pytest.raises(ConfigError, match=message):
-        CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, **extra))
+        CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, **extra))
 
 
-def test_classifier_template_needs_question(tmp_path, seed_layout_checkpoint, tiny_base):
+def test_classifier_template_needs_question(tmp_path, original_layout_checkpoint, tiny_base):
     (tmp_path / "q.txt").write_text("no placeholder")
     with pytest.raises(ConfigError, match=r"\{question\}"):
-        CausalLLMRouter.from_config(config(seed_layout_checkpoint, tiny_base, classifier_message=str(tmp_path / "q.txt")))
+        CausalLLMRouter.from_config(config(original_layout_checkpoint, tiny_base, classifier_message=str(tmp_path / "q.txt")))
 
 
-def test_no_tokenizer_anywhere(seed_layout_checkpoint, tmp_path):
+def test_no_tokenizer_anywhere(original_layout_checkpoint, tmp_path):
     with pytest.raises(ConfigError, match="tokenizer.*model_id"):
-        CausalLLMRouter.from_config(config(seed_layout_checkpoint, tmp_path / "missing"))
+        CausalLLMRouter.from_config(config(original_layout_checkpoint, tmp_path / "missing"))
 
 
 def test_tokenizer_that_does_not_fit_the_checkpoint(tmp_path, tiny_base):
-    # No embedding rows for the score tokens: the seed's tokenizer + this model cannot score.
+    # No embedding rows for the score tokens: RouteLLM's tokenizer + this model cannot score.
     ckpt = save_tiny_llama(tmp_path / "small", extra_rows=0, tokenizer=False)
     with pytest.raises(ConfigError, match="does not belong to this checkpoint"):
         CausalLLMRouter.from_config(config(ckpt, tiny_base))

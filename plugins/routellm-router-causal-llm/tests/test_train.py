@@ -6,10 +6,10 @@ import pytest
 from typer.testing import CliRunner
 
 from routellm.cli import build_app
-from routellm.finetune import FitOptions
 from routellm_router_causal_llm.labels import score_labels
 from routellm_router_causal_llm.router import CausalLLMRouter
 from routellm_router_causal_llm.train import CausalTrainOptions, train_causal_llm
+from routellm_train.finetune import FitOptions
 
 HARD = [f"Prove that there are infinitely many primes of the form 4k+{i}." for i in range(10)]
 EASY = [f"Hello there, how are you today? Say hi to friend number {i}." for i in range(10)]

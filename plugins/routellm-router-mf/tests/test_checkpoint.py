@@ -1,4 +1,4 @@
-"""Loading mf checkpoints: the seed's published layout, this project's layout, and bad folders."""
+"""Loading mf checkpoints: RouteLLM's published layout, this project's layout, and bad folders."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 from routellm_router_mf.checkpoint import MFConfig, MFWeights, find_model, load_checkpoint, save_checkpoint
-from routellm_router_mf.model_ids import SEED_MODEL_NAMES
+from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 from routellm_router_mf.router import MFRouter
 
 TEXT_DIM, DIM = 12, 5
@@ -38,8 +38,8 @@ def prompts():
     return {f"prompt {i}": rng.normal(size=TEXT_DIM).astype(np.float32) for i in range(6)}
 
 
-def seed_layout(folder, *, fmt="safetensors", num_models=64):
-    """A checkpoint exactly as the seed's PyTorchModelHubMixin writes it: constructor kwargs + state dict."""
+def original_layout(folder, *, fmt="safetensors", num_models=64):
+    """A checkpoint exactly as RouteLLM's PyTorchModelHubMixin writes it: constructor kwargs + state dict."""
     torch.manual_seed(0)
     state = {
         "P.weight": torch.randn(num_models, DIM),
@@ -59,7 +59,7 @@ def seed_layout(folder, *, fmt="safetensors", num_models=64):
 
 
 def reference_win_rate(state, strong: int, weak: int, embedding: np.ndarray) -> float:
-    """The seed's MFModel.forward + pred_win_rate, written out in torch."""
+    """RouteLLM's MFModel.forward + pred_win_rate, written out in torch."""
     model_embed = torch.nn.functional.normalize(state["P.weight"][[strong, weak]], p=2, dim=1)
     prompt = torch.nn.functional.normalize(torch.tensor(embedding), dim=0)  # OpenAI vectors are unit length
     projected = prompt @ state["text_proj.0.weight"].T
@@ -69,9 +69,9 @@ def reference_win_rate(state, strong: int, weak: int, embedding: np.ndarray) -> 
 
 @pytest.mark.parametrize("fmt", ["safetensors", "bin"])
 def test_seed_layout_scores_like_the_seed(tmp_path, prompts, fmt):
-    state = seed_layout(tmp_path / "seed", fmt=fmt)
+    state = original_layout(tmp_path / "seed", fmt=fmt)
     router = MFRouter(MFRouter.Config(checkpoint_path=str(tmp_path / "seed"), hidden_size=DIM), embedder=TableEmbedder(prompts))
-    strong, weak = SEED_MODEL_NAMES.index("gpt-4-1106-preview"), SEED_MODEL_NAMES.index("mixtral-8x7b-instruct-v0.1")
+    strong, weak = ROUTELLM_MODEL_NAMES.index("gpt-4-1106-preview"), ROUTELLM_MODEL_NAMES.index("mixtral-8x7b-instruct-v0.1")
     assert (strong, weak) == (24, 36)
     assert router.strong_index == strong and router.weak_index == weak
     got = router.batch_calculate_win_rate(list(prompts))
@@ -83,9 +83,9 @@ def test_seed_layout_scores_like_the_seed(tmp_path, prompts, fmt):
 def test_seed_layout_defaults_to_openai_embeddings(tmp_path):
     from routellm_router_mf.router import embedder_section
 
-    seed_layout(tmp_path / "seed")
+    original_layout(tmp_path / "seed")
     config, _ = load_checkpoint(tmp_path / "seed")
-    assert config.names == list(SEED_MODEL_NAMES)
+    assert config.names == list(ROUTELLM_MODEL_NAMES)
     assert embedder_section(config, None) == ("openai", {"model": "text-embedding-3-small"})
     assert embedder_section(config, {"base_url": "http://x/v1"}) == (
         "openai", {"model": "text-embedding-3-small", "base_url": "http://x/v1"}
@@ -94,7 +94,7 @@ def test_seed_layout_defaults_to_openai_embeddings(tmp_path):
 
 
 def test_embedder_of_wrong_width_is_a_clear_error(tmp_path):
-    seed_layout(tmp_path / "seed")
+    original_layout(tmp_path / "seed")
 
     class Wide(TableEmbedder):
         @property
@@ -161,7 +161,7 @@ def test_any_model_names_work_and_unknown_names_are_listed():
 )
 def test_bad_checkpoint_folder_is_a_clear_error(tmp_path, breakage, message):
     folder = tmp_path / "ck"
-    seed_layout(folder)
+    original_layout(folder)
     config = json.loads((folder / "config.json").read_text())
     if breakage == "no_config":
         (folder / "config.json").unlink()
@@ -192,7 +192,7 @@ def test_bad_checkpoint_folder_is_a_clear_error(tmp_path, breakage, message):
 def test_missing_folder_and_hidden_size_mismatch(tmp_path):
     with pytest.raises(ConfigError, match="mf checkpoint folder not found"):
         MFRouter(MFRouter.Config(checkpoint_path=str(tmp_path / "nope")))
-    seed_layout(tmp_path / "seed")
+    original_layout(tmp_path / "seed")
     with pytest.raises(ConfigError, match="hidden_size is 128 but the checkpoint has dim 5"):
         MFRouter(MFRouter.Config(checkpoint_path=str(tmp_path / "seed"), hidden_size=128))
 

@@ -74,13 +74,13 @@ def reference_win_rate(
     weak_tier: int,
     ridge: float,
 ) -> float:
-    """The seed's per-request fit, written out plainly for one prompt.
+    """RouteLLM's per-request fit, written out plainly for one prompt.
 
-    Cosine similarity to every battle, weights ``10 * 10 ** (sim / max_sim)``, then the seed's
+    Cosine similarity to every battle, weights ``10 * 10 ** (sim / max_sim)``, then RouteLLM's
     ``compute_elo_mle_with_tie`` design: battles duplicated, ``X`` with +ln 10 / -ln 10 in the two
     tiers' columns, a win two 1s, a tie one 1 and one 0; weighted logistic regression without
-    intercept, solved by Newton's method with step halving. Two deliberate departures from the seed:
-    battles inside one tier are dropped (the seed's ``X`` overwrites +ln 10 with -ln 10 for them),
+    intercept, solved by Newton's method with step halving. Two deliberate departures from RouteLLM:
+    battles inside one tier are dropped (RouteLLM's ``X`` overwrites +ln 10 with -ln 10 for them),
     and a small L2 penalty (``ridge`` on the natural-log strengths, doubled with the data)
     fixes the free offset.
     """

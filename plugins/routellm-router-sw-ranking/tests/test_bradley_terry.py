@@ -31,7 +31,7 @@ def fast_win_rates(queries, prompt_vectors, a, b, winner, prompt, n_players, str
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_matches_seed_style_reference_with_ties(seed, reference):
+def test_matches_original_style_reference_with_ties(seed, reference):
     rng = np.random.default_rng(seed)
     a, b, winner, prompt, vectors = random_battles(rng)
     assert (winner == "tie").sum() > 10

@@ -42,7 +42,7 @@ def test_folder_holds_what_serving_needs(trained_folder, battles_slice):
     assert config["format"] == "routellm-sw-ranking"
     assert config["num_prompts"] == battles["prompt"].n_unique()
     assert config["num_battles"] == battles.height
-    # The seed's names, matched loosely to this data's spelling, are stored as the defaults.
+    # RouteLLM's names, matched loosely to this data's spelling, are stored as the defaults.
     assert config["strong_model"] == "gpt4_1106_preview"
     assert config["weak_model"] == "Mixtral-8x7B-Instruct-v0.1_concise"
     data = RankingData.load(trained_folder)
@@ -52,7 +52,7 @@ def test_folder_holds_what_serving_needs(trained_folder, battles_slice):
     assert "gpt4_1106_preview" in (trained_folder / "README.md").read_text()
 
 
-def test_matches_seed_style_reference(router, reference):
+def test_matches_original_style_reference(router, reference):
     data = router.data
     battles = data.battles
     tier_a = battles["model_a"].replace_strict(data.tiers).to_numpy()
@@ -93,7 +93,7 @@ def test_same_tier_is_an_error(trained_folder):
 def test_num_tiers_regroups(trained_folder):
     router = SWRankingRouter.from_config({"checkpoint_path": str(trained_folder), "num_tiers": 8})
     assert router.data.num_tiers == 8
-    # The seed's grouping may leave a tier empty; labels are made dense.
+    # RouteLLM's grouping may leave a tier empty; labels are made dense.
     assert router.n_tiers == len(set(router.data.tiers.values())) > 5
 
 
@@ -110,7 +110,7 @@ def test_not_a_trained_folder(tmp_path):
 
 
 def test_seed_config_keys_with_local_files(router, battles_slice, tmp_path):
-    """arena_battle_datasets + arena_embedding_datasets (one vector per battle row), as in the seed's config."""
+    """arena_battle_datasets + arena_embedding_datasets (one vector per battle row), as in RouteLLM's config."""
     raw = pl.read_parquet(battles_slice)
     first_turns = load_battles(battles_slice)["prompt"].to_list()
     index = {p: i for i, p in enumerate(router.data.prompts)}

@@ -5,7 +5,7 @@ from routellm_router_sw_ranking.tiers import compute_tiers
 
 
 def seed_compute_tiers(ratings: dict[str, float], num_tiers: int) -> dict[str, int]:
-    """The seed's dynamic programme, loop for loop (ratings sorted best first)."""
+    """RouteLLM's dynamic programme, loop for loop (ratings sorted best first)."""
     names = sorted(ratings, key=lambda m: -ratings[m])
     values = [ratings[m] for m in names]
     n, m = len(values), num_tiers

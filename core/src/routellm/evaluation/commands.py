@@ -12,7 +12,7 @@ from routellm.errors import ConfigError
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="YAML config: router sections (seed format) or routers:/benchmarks:/calibration:."),
+    typer.Option("--config", "-c", help="YAML config: router sections (RouteLLM's format) or routers:/benchmarks:/calibration:."),
 ]
 RoutersOption = Annotated[
     list[str],
@@ -78,7 +78,7 @@ def eval_command(
     results = []
     for bench in _names(benchmark):
         if bench not in registry.benchmarks and bench.replace("-", "_") in registry.benchmarks:
-            bench = bench.replace("-", "_")  # the seed spelled it mt-bench
+            bench = bench.replace("-", "_")  # RouteLLM spelled it mt-bench
         spec = registry.benchmark(bench)
         section = dict(sections.get(bench) or {})
         if data_dir is not None and "data_dir" in getattr(spec.load().Config, "__struct_fields__", ()):

@@ -1,4 +1,4 @@
-"""Evaluate routers on one benchmark: cached win rates, the seed's quantile sweep, metrics, the oracle."""
+"""Evaluate routers on one benchmark: cached win rates, RouteLLM's quantile sweep, metrics, the oracle."""
 
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def auc(curve: Curve) -> float:
 
 
 def apgr(curve: Curve, weak: float, strong: float) -> float:
-    """Average performance gap recovered (the seed's formula: AUC relative to the weak/strong areas)."""
+    """Average performance gap recovered (RouteLLM's formula: AUC relative to the weak/strong areas)."""
     x = np.asarray(curve.strong_share)
     span = float(x[-1] - x[0]) if len(x) > 1 else 0.0
     if span <= 0 or strong == weak:
@@ -100,7 +100,7 @@ def routed_quality(win_rates: np.ndarray, strong_q: np.ndarray, weak_q: np.ndarr
 
 
 def sweep_thresholds(win_rates: np.ndarray, num_results: int) -> np.ndarray:
-    """The seed's thresholds: the edges of ``num_results`` equal-count bins of the win rates
+    """RouteLLM's thresholds: the edges of ``num_results`` equal-count bins of the win rates
     (``num_results + 1`` quantiles, linear interpolation, duplicates kept)."""
     if num_results < 1:
         raise ValueError(f"num_results must be at least 1, got {num_results}")
@@ -108,7 +108,7 @@ def sweep_thresholds(win_rates: np.ndarray, num_results: int) -> np.ndarray:
 
 
 def sweep(win_rates: np.ndarray, strong_q: np.ndarray, weak_q: np.ndarray, num_results: int = 10) -> Curve:
-    """The curve of a router: one point per quantile threshold, as in the seed.
+    """The curve of a router: one point per quantile threshold, as in RouteLLM.
 
     Every threshold routes win rates at or above it to the strong model, except the highest, which
     routes strictly above it (so the sweep reaches 0% strong calls).
@@ -141,7 +141,7 @@ def oracle_quality(strong_q: np.ndarray, weak_q: np.ndarray, share: float) -> fl
     """Best mean quality reachable with ``share`` of calls to the strong model.
 
     The oracle knows each prompt's gain ``strong - weak`` and spends its ``share * n`` strong calls
-    on the largest positive gains (fractional calls interpolate linearly, as in the seed's MMLU and
+    on the largest positive gains (fractional calls interpolate linearly, as in RouteLLM's MMLU and
     GSM8K oracle); it never sends a prompt to the strong model where that loses quality.
     """
     strong_q = np.asarray(strong_q, dtype=np.float64)

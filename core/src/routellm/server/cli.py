@@ -11,7 +11,7 @@ import typer
 
 from routellm.errors import ConfigError
 
-#: Click settings for the command: words after ``--routers NAME`` are more router names (the seed's
+#: Click settings for the command: words after ``--routers NAME`` are more router names (RouteLLM's
 #: ``--routers mf random``), since typer options take one value each.
 CONTEXT_SETTINGS = {"allow_extra_args": True}
 

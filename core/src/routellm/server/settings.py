@@ -91,7 +91,7 @@ class ServerSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     api_keys_env: str | None = None
     #: Largest request body accepted, in bytes (413 beyond it).
     max_body_bytes: int = 8 * 1024 * 1024
-    #: What routers score: the last user message (seed behaviour) or the whole conversation.
+    #: What routers score: the last user message (RouteLLM's behaviour) or the whole conversation.
     routing_input: Literal["last_user", "conversation"] = "last_user"
     timeouts: Timeouts = Timeouts()
     #: Retries after a connect error, 429 or 5xx, while nothing has reached the client yet.
@@ -138,7 +138,7 @@ class ServeSettings(msgspec.Struct, frozen=True):
 
 
 class Overrides(msgspec.Struct, frozen=True, omit_defaults=True):
-    """Command-line flags (the seed's) that override the config; ``None`` = keep the config's."""
+    """Command-line flags (RouteLLM's) that override the config; ``None`` = keep the config's."""
 
     strong_model: str | None = None
     weak_model: str | None = None
@@ -179,7 +179,7 @@ def _key(section: EndpointSection, flag: str | None, where: str) -> Secret | Non
 
 
 def model_pair(models: Any = None, *, where: str = "config") -> ModelPair:
-    """The strong and weak model names a ``models:`` section gives (the seed's pair by default)."""
+    """The strong and weak model names a ``models:`` section gives (RouteLLM's pair by default)."""
     section = convert_section(models, ModelsSection, where=f"{where}: models")
     return ModelPair(
         strong=_endpoint(section.strong).name or DEFAULT_STRONG, weak=_endpoint(section.weak).name or DEFAULT_WEAK
@@ -193,7 +193,7 @@ def resolve_settings(
 
     Precedence per field: flag, then config, then default. ``--base-url/--api-key`` set the strong
     model's upstream (and the weak one's when it has none); ``--alt-base-url/--alt-api-key`` set the
-    weak model's. Without any key, ``$OPENAI_API_KEY`` is used when set (as the seed did).
+    weak model's. Without any key, ``$OPENAI_API_KEY`` is used when set (as RouteLLM did).
     """
     o = overrides or Overrides()
     models_section = convert_section(models, ModelsSection, where=f"{where}: models")

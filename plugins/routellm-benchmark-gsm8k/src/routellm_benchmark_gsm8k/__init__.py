@@ -1,4 +1,4 @@
-"""The ``gsm8k`` benchmark: GPT-4 and Mixtral correctness on GSM8K's test set (the seed's results)."""
+"""The ``gsm8k`` benchmark: GPT-4 and Mixtral correctness on GSM8K's test set (RouteLLM's results)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 class GSM8KBenchmark(Benchmark):
     """Grade-school maths word problems; quality is 1 when a model's final answer was correct.
 
-    The seed's contamination list is applied unless ``drop_contaminated`` is false: 1,307 of 1,319
+    RouteLLM's contamination list is applied unless ``drop_contaminated`` is false: 1,307 of 1,319
     problems remain.
     """
 

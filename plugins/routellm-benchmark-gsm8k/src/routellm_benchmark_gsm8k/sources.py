@@ -1,4 +1,4 @@
-"""Pinned public sources of the GSM8K results (the seed's published files, Apache-2.0)."""
+"""Pinned public sources of the GSM8K results (RouteLLM's published files, Apache-2.0)."""
 
 from routellm.downloads import PinnedFile
 

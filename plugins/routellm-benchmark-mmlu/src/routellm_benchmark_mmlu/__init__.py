@@ -1,4 +1,4 @@
-"""The ``mmlu`` benchmark: GPT-4 and Mixtral correctness on MMLU's 57 domains (the seed's results)."""
+"""The ``mmlu`` benchmark: GPT-4 and Mixtral correctness on MMLU's 57 domains (RouteLLM's results)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def all_domains() -> list[str]:
 class MMLUBenchmark(Benchmark):
     """Multiple-choice questions; quality is 1 when a model answered correctly.
 
-    Prompts listed in the seed's contamination file (near-duplicates of training prompts) are
+    Prompts listed in RouteLLM's contamination file (near-duplicates of training prompts) are
     dropped unless ``drop_contaminated`` is false: 14,037 of 14,042 questions remain.
     """
 

@@ -14,9 +14,9 @@ WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
 class MTBenchBenchmark(Benchmark):
     """Each question is routed on its first turn; its quality is the model's mean judge score (1-10)
-    over both turns, as in the seed.
+    over both turns, as in RouteLLM.
 
-    The seed's MT Bench contamination list pairs 8 training prompts with MT Bench turns; the paper
+    RouteLLM's MT Bench contamination list pairs 8 training prompts with MT Bench turns; the paper
     decontaminates the *training* data against it, so all 80 questions are kept by default. Set
     ``drop_contaminated`` to drop the questions with a listed turn instead.
     """

@@ -1,4 +1,4 @@
-"""Pinned public sources of MT Bench: questions (FastChat) and GPT-4 judgements (the seed), Apache-2.0."""
+"""Pinned public sources of MT Bench: questions (FastChat) and GPT-4 judgements (RouteLLM), Apache-2.0."""
 
 from routellm.downloads import PinnedFile
 

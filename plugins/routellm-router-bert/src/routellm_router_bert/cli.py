@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from routellm.finetune import (
+from routellm_train.finetune import (
     BatchSizeOption,
     BattlesOption,
     DeviceOption,

@@ -1,7 +1,7 @@
 """The bert router's three labels and how battles map to them.
 
-As in the seed's BERT router, the classifier has three outputs and the strong win rate is
-``1 - P(tie) - P(weak wins)``. A battle, oriented by :func:`routellm.battle_labels.orient_battles`
+As in RouteLLM's BERT router, the classifier has three outputs and the strong win rate is
+``1 - P(tie) - P(weak wins)``. A battle, oriented by :func:`routellm_train.battle_labels.orient_battles`
 (the strong side is the named strong model, or the model present in every battle), is labelled
 from its winner: strong model won -> 0, tie -> 1, weak model won -> 2.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from routellm.battle_labels import PromptLabels, pool_by_prompt
+from routellm_train.battle_labels import PromptLabels, pool_by_prompt
 
 if TYPE_CHECKING:
     import polars as pl

@@ -25,7 +25,7 @@ DTYPES = ("float32", "float16", "bfloat16")
 class BertRouter(Router):
     """Strong win rate = ``1 - P(tie) - P(weak wins)`` from a 3-label sequence classifier.
 
-    Loads the seed's published checkpoint (``routellm/bert_gpt4_augmented``), any folder written by
+    Loads RouteLLM's published checkpoint (``routellm/bert_gpt4_augmented``), any folder written by
     ``routellm train bert``, or another ``*ForSequenceClassification`` folder with three labels in
     that order. Prompts are scored in length-sorted batches with padding and truncation.
     """
@@ -40,7 +40,7 @@ class BertRouter(Router):
         #: Tokens kept per prompt (the rest is cut); default: the checkpoint's limit.
         max_length: int | None = None
         revision: str | None = None
-        #: The seed's option; the checkpoint must have exactly this many labels.
+        #: RouteLLM's option; the checkpoint must have exactly this many labels.
         num_labels: int = 3
 
     def __init__(self, config: Config | None = None) -> None:
@@ -60,7 +60,7 @@ class BertRouter(Router):
 
     def batch_calculate_win_rate(self, prompts: Sequence[str]) -> np.ndarray:
         probs = self.predict_proba(prompts)
-        # As in the seed: 1 - P(tie) - P(weak wins).
+        # As in RouteLLM: 1 - P(tie) - P(weak wins).
         return np.clip(1.0 - probs[:, 1:].sum(axis=1), 0.0, 1.0)
 
     def predict_proba(self, prompts: Sequence[str]) -> np.ndarray:

@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from routellm.battle_labels import (
+from routellm.errors import ConfigError
+from routellm_router_bert.labels import LABELS, OUTCOME_TO_LABEL, prompt_labels
+from routellm_train.battle_labels import (
     PromptLabels,
     prior_cross_entropy,
     training_labels,
@@ -18,10 +20,8 @@ from routellm.battle_labels import (
     weighted_auc,
     weighted_cross_entropy,
 )
-from routellm.errors import ConfigError
-from routellm.finetune import FitOptions, FitResult, fit
-from routellm.model_card import write_training_card
-from routellm_router_bert.labels import LABELS, OUTCOME_TO_LABEL, prompt_labels
+from routellm_train.finetune import FitOptions, FitResult, fit
+from routellm_train.model_card import write_training_card
 
 if TYPE_CHECKING:
     import polars as pl

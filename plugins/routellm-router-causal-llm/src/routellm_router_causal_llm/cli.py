@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from routellm.finetune import (
+from routellm_train.finetune import (
     BatchSizeOption,
     BattlesOption,
     DeviceOption,
@@ -30,7 +30,7 @@ def train_causal_llm_command(
     strong_model: StrongModelOption = None,
     weak_model: WeakModelOption = None,
     prompt_format: Annotated[
-        str, typer.Option(help="llama3 (the seed's format) or chat_template (the base tokenizer's).")
+        str, typer.Option(help="llama3 (RouteLLM's format) or chat_template (the base tokenizer's).")
     ] = "llama3",
     epochs: EpochsOption = 2,
     batch_size: BatchSizeOption = 8,

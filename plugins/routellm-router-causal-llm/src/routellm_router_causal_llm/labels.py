@@ -1,8 +1,8 @@
 """How battles become the causal LLM's 1-5 score labels.
 
-The seed's classifier predicts a score from 1 to 5, where a high score means the (weak) assistant
+RouteLLM's classifier predicts a score from 1 to 5, where a high score means the (weak) assistant
 is expected to answer well, and routes to the strong model with probability ``1 - P(score >= 4)``.
-Battles oriented by :func:`routellm.battle_labels.orient_battles` carry ``weak_preference``, the
+Battles oriented by :func:`routellm_train.battle_labels.orient_battles` carry ``weak_preference``, the
 judge's probability that the weak model's answer is better (1 / 0.5 / 0 from the winner columns
 when the source has no probabilities). It maps to five equal bins::
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from routellm.battle_labels import PromptLabels, pool_by_prompt
+from routellm_train.battle_labels import PromptLabels, pool_by_prompt
 
 if TYPE_CHECKING:
     import polars as pl

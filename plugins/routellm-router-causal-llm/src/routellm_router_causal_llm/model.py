@@ -13,7 +13,7 @@ import numpy as np
 from routellm.checkpoints import check_model_folder, has_tokenizer
 from routellm.errors import ConfigError
 
-#: The seed's score tokens; the model writes one of them as its answer.
+#: RouteLLM's score tokens; the model writes one of them as its answer.
 SCORE_TOKENS = ("[[1]]", "[[2]]", "[[3]]", "[[4]]", "[[5]]")
 #: Written beside a trained checkpoint: how its prompts were built.
 SETTINGS_FILE = "routellm_causal_llm.json"
@@ -31,7 +31,7 @@ class Classifier:
 
 
 def resolve_dtype(dtype: str, device: str, *, owner: str) -> Any:
-    """``auto`` is bfloat16 on CUDA (as the seed) and float32 elsewhere."""
+    """``auto`` is bfloat16 on CUDA (as RouteLLM) and float32 elsewhere."""
     import torch
 
     if dtype not in DTYPES:
@@ -42,14 +42,14 @@ def resolve_dtype(dtype: str, device: str, *, owner: str) -> Any:
 
 
 def checkpoint_settings(path: Path) -> dict[str, Any]:
-    """Settings a trained checkpoint recorded (empty for the seed's published one)."""
+    """Settings a trained checkpoint recorded (empty for RouteLLM's published one)."""
     file = path / SETTINGS_FILE
     return json.loads(file.read_text(encoding="utf-8")) if file.is_file() else {}
 
 
 def prepare_tokenizer(tokenizer: Any, score_tokens: Sequence[str]) -> list[int]:
-    """Add missing score tokens (as the seed does), pad on the left with EOS if there is no pad token,
-    cut long prompts from the left (the seed's truncation side); return the score token ids."""
+    """Add missing score tokens (as RouteLLM does), pad on the left with EOS if there is no pad token,
+    cut long prompts from the left (RouteLLM's truncation side); return the score token ids."""
     vocab = tokenizer.get_vocab()
     missing = [t for t in score_tokens if t not in vocab]
     if missing:
@@ -147,5 +147,5 @@ def score_probabilities(classifier: Classifier, ids: Sequence[Sequence[int]], ba
 
 
 def strong_win_rate(probs: np.ndarray, score_threshold: int) -> np.ndarray:
-    """As in the seed: ``1 - P(score >= score_threshold)``; a high score means the weak model does well."""
+    """As in RouteLLM: ``1 - P(score >= score_threshold)``; a high score means the weak model does well."""
     return np.clip(1.0 - probs[:, score_threshold - 1 :].sum(axis=1), 0.0, 1.0)

@@ -1,6 +1,6 @@
-"""The classifier's prompt: the seed's system and question templates and the chat format around them.
+"""The classifier's prompt: RouteLLM's system and question templates and the chat format around them.
 
-The templates in ``templates/`` are the seed's ``system_ft_v5.txt`` and ``classifier_ft_v5.txt``
+The templates in ``templates/`` are RouteLLM's ``system_ft_v5.txt`` and ``classifier_ft_v5.txt``
 (RouteLLM, Apache-2.0), verbatim: the published checkpoint was fine-tuned on exactly this text.
 """
 
@@ -17,10 +17,10 @@ logger = logging.getLogger(__name__)
 
 SYSTEM_TEMPLATE = "system_ft_v5.txt"
 CLASSIFIER_TEMPLATE = "classifier_ft_v5.txt"
-#: ``llama3``: the seed's Llama 3 format; ``chat_template``: the tokenizer's own chat template.
+#: ``llama3``: RouteLLM's Llama 3 format; ``chat_template``: the tokenizer's own chat template.
 PROMPT_FORMATS = ("llama3", "chat_template")
 
-# The seed's Llama 3 turn format. The tokenizer adds <|begin_of_text|>; the model then writes the
+# RouteLLM's Llama 3 turn format. The tokenizer adds <|begin_of_text|>; the model then writes the
 # assistant header and its score token, so scoring appends the header and reads the next token.
 _LLAMA3_TURN = "<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>"
 _LLAMA3_GENERATION = "<|start_header_id|>assistant<|end_header_id|>\n\n"
@@ -34,9 +34,9 @@ def shipped_template(name: str) -> str:
 def load_template(value: str | None, name: str, checkpoint: Path | None, *, owner: str) -> str:
     """The text of template ``name``.
 
-    ``value`` is a file path; ``None`` means the checkpoint's own copy (the seed publishes its
+    ``value`` is a file path; ``None`` means the checkpoint's own copy (RouteLLM publishes its
     templates beside the weights) or else the shipped one. A path that does not exist but ends in
-    a shipped template's file name (as in the seed's config, ``routellm/routers/causal_llm/...``)
+    a shipped template's file name (as in RouteLLM's config, ``routellm/routers/causal_llm/...``)
     resolves to the shipped copy.
     """
     if value is None:
@@ -73,7 +73,7 @@ class PromptBuilder:
         return self.prompt_format == "llama3"
 
     def messages(self, prompt: str) -> list[dict[str, str]]:
-        """The seed's conversation: the system template, then the question template around the prompt."""
+        """RouteLLM's conversation: the system template, then the question template around the prompt."""
         return [
             {"role": "system", "content": self.system.strip()},
             {"role": "user", "content": self.classifier.format(question=prompt).strip()},

@@ -26,15 +26,15 @@ from routellm_router_causal_llm.prompts import (
 )
 
 DEFAULT_CHECKPOINT = "routellm/causal_llm_gpt4_augmented"
-#: The base model of the seed's checkpoint; its tokenizer is used when a checkpoint ships none.
+#: The base model of RouteLLM's checkpoint; its tokenizer is used when a checkpoint ships none.
 DEFAULT_MODEL_ID = "meta-llama/Meta-Llama-3-8B"
 OWNER = "router 'causal_llm'"
 
 
 class CausalLLMRouter(Router):
-    """Strong win rate = ``1 - P(score >= score_threshold)``, as in the seed.
+    """Strong win rate = ``1 - P(score >= score_threshold)``, as in RouteLLM.
 
-    The model reads the seed's system and question templates around the prompt and would answer
+    The model reads RouteLLM's system and question templates around the prompt and would answer
     with a score token; a high score means the weak model is expected to answer well. One forward
     pass per batch reads the next-token logits of the score tokens (left padding), and their
     softmax gives ``P(score)``.
@@ -47,13 +47,13 @@ class CausalLLMRouter(Router):
         #: System / question template files; default: the checkpoint's copies, else the shipped ones.
         system_message: str | None = None
         classifier_message: str | None = None
-        #: ``llama3`` (the seed's format) or ``chat_template``; default: what the checkpoint was trained with.
+        #: ``llama3`` (RouteLLM's format) or ``chat_template``; default: what the checkpoint was trained with.
         prompt_format: str | None = None
-        #: Tokenizer source when the checkpoint folder has none (the seed's option name).
+        #: Tokenizer source when the checkpoint folder has none (RouteLLM's option name).
         model_id: str = DEFAULT_MODEL_ID
         special_tokens: list[str] = msgspec.field(default_factory=lambda: list(SCORE_TOKENS))
         num_outputs: int = 5
-        #: The seed's option; only ``causal`` is supported.
+        #: RouteLLM's option; only ``causal`` is supported.
         model_type: str = "causal"
         flash_attention_2: bool = False
         #: ``auto`` picks CUDA, then MPS, then CPU.
@@ -61,7 +61,7 @@ class CausalLLMRouter(Router):
         #: ``auto``: bfloat16 on CUDA, float32 elsewhere.
         dtype: str = "auto"
         batch_size: int = 8
-        #: Tokens kept per prompt (cut from the left, as the seed); default: no limit.
+        #: Tokens kept per prompt (cut from the left, as RouteLLM); default: no limit.
         max_length: int | None = None
         revision: str | None = None
 

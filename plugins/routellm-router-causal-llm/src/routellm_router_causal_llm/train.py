@@ -10,17 +10,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import numpy as np
 
-from routellm.battle_labels import (
-    PromptLabels,
-    prior_cross_entropy,
-    training_labels,
-    weighted_accuracy,
-    weighted_auc,
-    weighted_cross_entropy,
-)
 from routellm.errors import ConfigError
-from routellm.finetune import FitOptions, FitResult, fit
-from routellm.model_card import write_training_card
 from routellm_router_causal_llm.labels import NUM_SCORES, prompt_labels
 from routellm_router_causal_llm.model import (
     SCORE_TOKENS,
@@ -39,6 +29,16 @@ from routellm_router_causal_llm.prompts import (
     PromptBuilder,
     load_template,
 )
+from routellm_train.battle_labels import (
+    PromptLabels,
+    prior_cross_entropy,
+    training_labels,
+    weighted_accuracy,
+    weighted_auc,
+    weighted_cross_entropy,
+)
+from routellm_train.finetune import FitOptions, FitResult, fit
+from routellm_train.model_card import write_training_card
 
 if TYPE_CHECKING:
     import polars as pl
@@ -52,7 +52,7 @@ class CausalTrainOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True
 
     strong_model: str | None = None
     weak_model: str | None = None
-    #: ``llama3`` (the seed's format; fits Llama 3 bases) or ``chat_template`` (the base tokenizer's own).
+    #: ``llama3`` (RouteLLM's format; fits Llama 3 bases) or ``chat_template`` (the base tokenizer's own).
     prompt_format: str = "llama3"
     #: Template files; default: the shipped seed templates.
     system_message: str | None = None
@@ -91,7 +91,7 @@ class CausalTrainReport(msgspec.Struct, frozen=True):
 def train_causal_llm(
     battles: str | Path | pl.DataFrame, base: str | Path, out: str | Path, options: CausalTrainOptions | None = None
 ) -> CausalTrainReport:
-    """Fine-tune causal LM ``base`` to answer the seed's prompt with a score token; save it in ``out``."""
+    """Fine-tune causal LM ``base`` to answer RouteLLM's prompt with a score token; save it in ``out``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -11,7 +11,7 @@ def routellm_routers():
     yield RouterSpec(
         name="mf",
         router_class="routellm_router_mf.router:MFRouter",
-        description="Matrix factorisation over prompt embeddings (the seed's recommended router).",
+        description="Matrix factorisation over prompt embeddings (RouteLLM's recommended router).",
     )
 
 

@@ -1,11 +1,11 @@
-"""mf checkpoints on disk: the seed's published layout and the extended one written by ``routellm train mf``.
+"""mf checkpoints on disk: RouteLLM's published layout and the extended one written by ``routellm train mf``.
 
 Both are a folder with ``config.json`` and weights ``P.weight`` (model embeddings),
 ``text_proj.0.weight`` (prompt projection) and ``classifier.0.weight`` (scoring vector) in
 ``model.safetensors`` (or ``pytorch_model.bin``, read with ``torch.load(weights_only=True)``; nothing
-is ever unpickled). The seed's ``config.json`` holds only the constructor arguments (``dim``,
+is ever unpickled). RouteLLM's ``config.json`` holds only the constructor arguments (``dim``,
 ``num_models``, ``text_dim``, ``num_classes``, ``use_proj``); its rows are named by
-:data:`~routellm_router_mf.model_ids.SEED_MODEL_NAMES`. Checkpoints trained here add their own
+:data:`~routellm_router_mf.model_ids.ROUTELLM_MODEL_NAMES`. Checkpoints trained here add their own
 ``model_names``, the embedder that made the prompt embeddings, optional extra prompt features and
 training metadata.
 """
@@ -22,7 +22,7 @@ import msgspec
 import numpy as np
 
 from routellm.errors import ConfigError
-from routellm_router_mf.model_ids import SEED_MODEL_NAMES
+from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 
 #: The folder of the checkpoint shipped in this package (``checkpoint_path: default``).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
@@ -34,7 +34,7 @@ FEATURES = ("log_chars",)
 
 
 class MFConfig(msgspec.Struct, omit_defaults=True):
-    """``config.json`` of an mf checkpoint (the seed's keys first; the rest is this project's extension)."""
+    """``config.json`` of an mf checkpoint (RouteLLM's keys first; the rest is this project's extension)."""
 
     dim: int
     num_models: int
@@ -42,7 +42,7 @@ class MFConfig(msgspec.Struct, omit_defaults=True):
     num_classes: int = 1
     use_proj: bool = True
     format: str | None = None
-    #: Row ``i`` of ``P`` is ``model_names[i]``; absent in the seed's layout (then the seed's table).
+    #: Row ``i`` of ``P`` is ``model_names[i]``; absent in RouteLLM's layout (then RouteLLM's table).
     model_names: list[str] | None = None
     #: Other names for rows, e.g. ``{"mixtral-8x7b-instruct-v0.1": "Mixtral-8x7B-Instruct-v0.1_concise"}``.
     aliases: dict[str, str] = msgspec.field(default_factory=dict)
@@ -57,7 +57,7 @@ class MFConfig(msgspec.Struct, omit_defaults=True):
 
     @property
     def names(self) -> list[str]:
-        return list(self.model_names) if self.model_names is not None else list(SEED_MODEL_NAMES)
+        return list(self.model_names) if self.model_names is not None else list(ROUTELLM_MODEL_NAMES)
 
     @property
     def input_dim(self) -> int:
@@ -125,7 +125,7 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
     if len(names) != config.num_models:
         raise ConfigError(
             f"{config_file}: num_models is {config.num_models} but the model-name table has {len(names)} names"
-            + ("" if config.model_names is not None else " (a config without model_names uses the seed's 64)")
+            + ("" if config.model_names is not None else " (a config without model_names uses RouteLLM's 64)")
         )
     bad = [row for row in config.aliases.values() if row not in names]
     if bad:

@@ -48,7 +48,7 @@ def register(train: typer.Typer) -> None:
         patience: Annotated[int, typer.Option(help="Stop after this many epochs without a better validation loss.")] = 5,
         seed: Annotated[int, typer.Option(help="Random seed (split, init, batches).")] = 42,
         ties: Annotated[
-            str, typer.Option(help="soft: ties (and graded preferences) as soft targets; drop: the seed's choice.")
+            str, typer.Option(help="soft: ties (and graded preferences) as soft targets; drop: RouteLLM's choice.")
         ] = "soft",
         feature: Annotated[
             list[str] | None,

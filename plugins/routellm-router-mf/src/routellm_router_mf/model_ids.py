@@ -1,12 +1,12 @@
-"""The seed's table of the 64 Chatbot Arena model names, in the row order of its published checkpoints.
+"""RouteLLM's table of the 64 Chatbot Arena model names, in the row order of its published checkpoints.
 
-Checkpoints in the seed's layout (``routellm/mf_gpt4_augmented``) carry no names: row ``i`` of the
-``P`` embedding is ``SEED_MODEL_NAMES[i]``.
+Checkpoints in RouteLLM's layout (``routellm/mf_gpt4_augmented``) carry no names: row ``i`` of the
+``P`` embedding is ``ROUTELLM_MODEL_NAMES[i]``.
 """
 
 from __future__ import annotations
 
-SEED_MODEL_NAMES: tuple[str, ...] = (
+ROUTELLM_MODEL_NAMES: tuple[str, ...] = (
     "RWKV-4-Raven-14B",
     "alpaca-13b",
     "chatglm-6b",

@@ -1,4 +1,4 @@
-"""The ``mf`` router: the seed's matrix-factorisation model over pluggable prompt embeddings."""
+"""The ``mf`` router: RouteLLM's matrix-factorisation model over pluggable prompt embeddings."""
 
 from __future__ import annotations
 
@@ -15,22 +15,22 @@ from routellm.router import Router
 from routellm_router_mf.checkpoint import MFConfig, find_model, load_checkpoint, resolve_checkpoint
 from routellm_router_mf.scoring import pair_direction, prompt_matrix, sigmoid
 
-#: The embedder the seed's published checkpoints were trained with.
-SEED_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-3-small"}
+#: The embedder RouteLLM's published checkpoints were trained with.
+ROUTELLM_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-3-small"}
 
 
 class MFRouter(Router):
-    """Strong win rate from a matrix-factorisation checkpoint (the seed's, or one from ``routellm train mf``)."""
+    """Strong win rate from a matrix-factorisation checkpoint (RouteLLM's, or one from ``routellm train mf``)."""
 
     class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         #: ``default`` (the checkpoint shipped in this package), a local folder, or a Hub repo id.
         checkpoint_path: str = "default"
         strong_model: str = "gpt-4-1106-preview"
         weak_model: str = "mixtral-8x7b-instruct-v0.1"
-        #: The seed's option; when given it must match the checkpoint's ``dim``.
+        #: RouteLLM's option; when given it must match the checkpoint's ``dim``.
         hidden_size: int | None = None
         #: Embedder section (``name`` plus options). Defaults to the one recorded in the checkpoint
-        #: (for the seed's layout: ``openai`` ``text-embedding-3-small``); options given without a
+        #: (for RouteLLM's layout: ``openai`` ``text-embedding-3-small``); options given without a
         #: ``name``, or with the checkpoint's name, are merged over the recorded ones.
         embedder: dict[str, Any] | None = None
         revision: str | None = None
@@ -86,7 +86,7 @@ class MFRouter(Router):
 
 def embedder_section(checkpoint: MFConfig, override: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """The embedder name and options: the checkpoint's record, with the router config's options over it."""
-    recorded = dict(checkpoint.embedder) if checkpoint.embedder else dict(SEED_EMBEDDER)
+    recorded = dict(checkpoint.embedder) if checkpoint.embedder else dict(ROUTELLM_EMBEDDER)
     override = dict(override or {})
     recorded_name = recorded.pop("name")
     name = override.pop("name", recorded_name)

@@ -1,6 +1,6 @@
 """Scoring with an mf checkpoint: numpy only, one matrix product per batch.
 
-The seed's model scores model ``m`` on prompt vector ``x`` as
+RouteLLM's model scores model ``m`` on prompt vector ``x`` as
 ``s(m, x) = c · (normalize(P[m]) ⊙ (W x))`` and the strong win rate is
 ``sigmoid(s(strong, x) − s(weak, x))``. For a fixed pair this is linear in ``x``:
 ``s(strong, x) − s(weak, x) = ((c ⊙ (p̂_strong − p̂_weak)) W) · x``, so a router precomputes that

@@ -1,6 +1,6 @@
 """Training an mf checkpoint on pairwise battles (``routellm train mf``).
 
-The model and loss are the seed's: per-model embeddings ``P`` (L2-normalised), a bias-free
+The model and loss are RouteLLM's: per-model embeddings ``P`` (L2-normalised), a bias-free
 projection of the prompt embedding, a bias-free linear classifier, and a logistic loss on
 ``c · ((p̂_a − p̂_b) ⊙ W x)`` with Gaussian noise on ``x`` during training. Differences, all
 recorded in the model card:
@@ -8,7 +8,7 @@ recorded in the model card:
 * **Ties** (``ties="soft"``, the default) are kept as soft targets: the target is the probability
   that ``model_a`` wins, ``1 − preference``; an arena tie is 0.5, and a judge's graded preference
   (as in the AlpacaEval battles) is used as is. ``ties="drop"`` drops ties and uses hard 0/1
-  targets, like the seed.
+  targets, like RouteLLM.
 * The validation split is **by prompt** (no prompt is in both), and training stops early when the
   validation loss has not improved for ``patience`` epochs; the best epoch's weights are kept.
 * The model-name table is built from the data and written into ``config.json``.
@@ -38,20 +38,20 @@ logger = logging.getLogger(__name__)
 
 
 class TrainOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """Hyperparameters (defaults follow the seed's training script where it has one)."""
+    """Hyperparameters (defaults follow RouteLLM's training script where it has one)."""
 
     dim: int = 128
     epochs: int = 100
     batch_size: int = 64
     lr: float = 3e-4
     weight_decay: float = 1e-5
-    #: Std of the Gaussian noise added to prompt vectors during training (the seed's ``alpha``).
+    #: Std of the Gaussian noise added to prompt vectors during training (RouteLLM's ``alpha``).
     noise: float = 0.1
     val_fraction: float = 0.1
     #: Epochs without a better validation loss before stopping.
     patience: int = 5
     seed: int = 42
-    #: ``soft`` (keep ties as 0.5 / graded preference targets) or ``drop`` (the seed's choice).
+    #: ``soft`` (keep ties as 0.5 / graded preference targets) or ``drop`` (RouteLLM's choice).
     ties: str = "soft"
     features: list[str] = msgspec.field(default_factory=list)
     #: Control for the judge's length preference: a learned term ``β · (log response-length difference)``
@@ -398,7 +398,7 @@ def _MFNet(num_models: int, dim: int, input_dim: int, *, length_control: bool = 
     import torch
 
     class MFNet(torch.nn.Module):
-        """The seed's training model with the parameter names of its published checkpoints."""
+        """RouteLLM's training model with the parameter names of its published checkpoints."""
 
         def __init__(self) -> None:
             super().__init__()

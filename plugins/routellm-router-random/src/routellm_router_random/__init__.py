@@ -22,7 +22,7 @@ _SCALE = float(2**64)
 class RandomRouter(Router):
     """Strong win rate uniform in [0, 1).
 
-    Without a seed every call draws fresh randomness (the seed's behaviour). With ``seed`` the
+    Without a seed every call draws fresh randomness (RouteLLM's behaviour). With ``seed`` the
     win rate is a hash of (seed, prompt): reproducible, order-independent, and the same batched or
     one by one.
     """

@@ -1,6 +1,6 @@
 """Bradley-Terry maximum likelihood with ties, batched over many weightings of the same battles.
 
-The seed fits ``LogisticRegression`` over every battle (duplicated, a tie counted as one win for
+RouteLLM fits ``LogisticRegression`` over every battle (duplicated, a tie counted as one win for
 each side) once per request. That likelihood depends on the battles only through, per pair of
 players (i, j), the weighted number of battles ``total`` and the weighted score of ``i``
 (win 1, tie 1/2, loss 0). :func:`fit_bradley_terry` maximises it from those sums with damped
@@ -114,5 +114,5 @@ def win_probability(theta: np.ndarray, player: int, opponent: int) -> np.ndarray
 
 
 def elo_ratings(theta: np.ndarray, scale: float = 400.0, init: float = 1000.0) -> np.ndarray:
-    """Strengths on the seed's Elo scale (``SCALE=400, BASE=10, INIT_RATING=1000``)."""
+    """Strengths on RouteLLM's Elo scale (``SCALE=400, BASE=10, INIT_RATING=1000``)."""
     return scale * np.asarray(theta) / LN10 + init

@@ -34,9 +34,9 @@ logger = logging.getLogger(__name__)
 FORMAT = "routellm-sw-ranking"
 FORMAT_VERSION = 1
 FILES = ("config.json", "embeddings.safetensors", "prompts.parquet", "battles.parquet", "tiers.parquet")
-#: The seed's model pair.
-SEED_STRONG = "gpt-4-1106-preview"
-SEED_WEAK = "mixtral-8x7b-instruct-v0.1"
+#: RouteLLM's model pair.
+ROUTELLM_STRONG = "gpt-4-1106-preview"
+ROUTELLM_WEAK = "mixtral-8x7b-instruct-v0.1"
 DEFAULT_NUM_TIERS = 10
 DEFAULT_RIDGE = 1e-3
 #: A battle's score for model_a.
@@ -269,7 +269,7 @@ def pair_sums(
 
 
 def model_ratings(battles: pl.DataFrame, *, ridge: float = DEFAULT_RIDGE) -> dict[str, float]:
-    """Each model's Elo-scale rating from all battles, unweighted (the seed's ``compute_elo_mle_with_tie``)."""
+    """Each model's Elo-scale rating from all battles, unweighted (RouteLLM's ``compute_elo_mle_with_tie``)."""
     models = sorted(set(battles["model_a"].to_list()) | set(battles["model_b"].to_list()))
     index = {m: i for i, m in enumerate(models)}
     a = battles["model_a"].replace_strict(index).to_numpy()

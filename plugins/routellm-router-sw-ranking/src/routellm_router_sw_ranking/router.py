@@ -15,9 +15,9 @@ from routellm.router import Router
 from routellm_router_sw_ranking.bradley_terry import fit_bradley_terry
 from routellm_router_sw_ranking.ranking_data import (
     DEFAULT_RIDGE,
+    ROUTELLM_STRONG,
+    ROUTELLM_WEAK,
     SCORES,
-    SEED_STRONG,
-    SEED_WEAK,
     RankingData,
     pair_sums,
 )
@@ -31,10 +31,10 @@ DEFAULT_EMBEDDER = "huggingface"
 
 
 def similarity_weights(similarities: np.ndarray) -> np.ndarray:
-    """The seed's battle weights ``10 * 10 ** (sim / max_sim)``, row by row.
+    """RouteLLM's battle weights ``10 * 10 ** (sim / max_sim)``, row by row.
 
     A row whose best similarity is not positive (no battle prompt resembles the query) gets equal
-    weights, where the seed's formula would turn the order round or divide by zero.
+    weights, where RouteLLM's formula would turn the order round or divide by zero.
     """
     top = similarities.max(axis=-1, keepdims=True)
     safe = np.where(top > 0, top, 1.0)
@@ -43,7 +43,7 @@ def similarity_weights(similarities: np.ndarray) -> np.ndarray:
 
 
 class SWRankingRouter(Router):
-    """Similarity-weighted ranking (the seed's ``sw_ranking``), batched.
+    """Similarity-weighted ranking (RouteLLM's ``sw_ranking``), batched.
 
     Models are rated from all battles and grouped into tiers; for a prompt, every battle is weighted
     by how similar its prompt is to this one, the tiers' Bradley-Terry strengths are fitted to the
@@ -57,13 +57,13 @@ class SWRankingRouter(Router):
         checkpoint_path: str | None = None
         #: Same as ``checkpoint_path``.
         data_path: str | None = None
-        #: The seed's keys: battle sources (hub ids or local files) and their per-battle embeddings.
+        #: RouteLLM's keys: battle sources (hub ids or local files) and their per-battle embeddings.
         arena_battle_datasets: list[str] | None = None
         arena_embedding_datasets: list[str] | None = None
-        #: Default: the trained folder's choice, else the seed's pair (matched loosely to the battles' names).
+        #: Default: the trained folder's choice, else RouteLLM's pair (matched loosely to the battles' names).
         strong_model: str | None = None
         weak_model: str | None = None
-        #: Default: the trained folder's (10 for the seed's keys).
+        #: Default: the trained folder's (10 for RouteLLM's keys).
         num_tiers: int | None = None
         #: Embedder for the prompts; default: the one the battles were embedded with, else ``huggingface``.
         embedder: str | None = None
@@ -90,8 +90,8 @@ class SWRankingRouter(Router):
         self.data = data if data is not None else self._load_data()
         if cfg.num_tiers is not None and cfg.num_tiers != self.data.num_tiers:
             self.data = self.data.with_tiers(cfg.num_tiers)
-        self.strong_model = self.data.resolve_model(cfg.strong_model or self.data.strong_model or SEED_STRONG, "strong")
-        self.weak_model = self.data.resolve_model(cfg.weak_model or self.data.weak_model or SEED_WEAK, "weak")
+        self.strong_model = self.data.resolve_model(cfg.strong_model or self.data.strong_model or ROUTELLM_STRONG, "strong")
+        self.weak_model = self.data.resolve_model(cfg.weak_model or self.data.weak_model or ROUTELLM_WEAK, "weak")
         self._prepare()
 
     # ---- loading ----------------------------------------------------------------------------
@@ -125,7 +125,7 @@ class SWRankingRouter(Router):
             )
         raise ConfigError(
             "router 'sw_ranking' needs battles: set checkpoint_path to a folder made by "
-            "`routellm train sw_ranking --battles SOURCE --out DIR`, or the seed's arena_battle_datasets "
+            "`routellm train sw_ranking --battles SOURCE --out DIR`, or RouteLLM's arena_battle_datasets "
             "(with arena_embedding_datasets)"
         )
 

@@ -1,4 +1,4 @@
-"""Loading battles and their embeddings from the seed's config keys, and trained folders from the Hub."""
+"""Loading battles and their embeddings from RouteLLM's config keys, and trained folders from the Hub."""
 
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from routellm_router_sw_ranking.ranking_data import (
 
 logger = logging.getLogger(__name__)
 
-#: Column holding the vectors in the seed's embedding datasets (``routellm/arena_battles_embeddings``).
+#: Column holding the vectors in RouteLLM's embedding datasets (``routellm/arena_battles_embeddings``).
 EMBEDDING_COLUMN = "embeddings"
 
 
 def load_embeddings(source: str, *, split: str = "train") -> np.ndarray:
     """Per-battle embeddings: a local ``.npy`` / ``.safetensors`` file, or a table (local parquet/jsonl or a
-    Hugging Face dataset id, as the seed's ``arena_embedding_datasets``) with an ``embeddings`` column."""
+    Hugging Face dataset id, as RouteLLM's ``arena_embedding_datasets``) with an ``embeddings`` column."""
     from routellm.battles import read_table
 
     path = Path(source)
@@ -71,7 +71,7 @@ def from_seed_config(
     split: str = "train",
     ridge: float = DEFAULT_RIDGE,
 ) -> RankingData:
-    """The seed's ``arena_battle_datasets`` / ``arena_embedding_datasets``: concatenated battles, each
+    """RouteLLM's ``arena_battle_datasets`` / ``arena_embedding_datasets``: concatenated battles, each
     battle source paired with the embeddings source at the same position (one vector per row). Without
     embedding sources the distinct prompts are embedded now with ``embedder``."""
     import polars as pl

@@ -1,4 +1,4 @@
-"""Grouping models into tiers by rating, as the seed's ``compute_tiers`` does."""
+"""Grouping models into tiers by rating, as RouteLLM's ``compute_tiers`` does."""
 
 from __future__ import annotations
 

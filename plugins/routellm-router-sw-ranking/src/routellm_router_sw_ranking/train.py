@@ -39,8 +39,8 @@ def train_command(
     from routellm.battles import load_battles
     from routellm.registry import get_registry
     from routellm_router_sw_ranking.ranking_data import (
-        SEED_STRONG,
-        SEED_WEAK,
+        ROUTELLM_STRONG,
+        ROUTELLM_WEAK,
         RankingData,
         distinct_prompts,
         embed_prompts,
@@ -70,8 +70,8 @@ def train_command(
         embedder={"name": embedder, "config": section},
         source=str(battles),
     )
-    data.strong_model = data.resolve_model(strong_model or SEED_STRONG, "strong")
-    data.weak_model = data.resolve_model(weak_model or SEED_WEAK, "weak")
+    data.strong_model = data.resolve_model(strong_model or ROUTELLM_STRONG, "strong")
+    data.weak_model = data.resolve_model(weak_model or ROUTELLM_WEAK, "weak")
     if data.tiers[data.strong_model] == data.tiers[data.weak_model]:
         raise ConfigError(
             f"strong model '{data.strong_model}' and weak model '{data.weak_model}' fall in the same tier; "

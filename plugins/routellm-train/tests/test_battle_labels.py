@@ -4,7 +4,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from routellm.battle_labels import (
+from routellm.errors import ConfigError
+from routellm_train.battle_labels import (
     PromptLabels,
     orient_battles,
     pool_by_prompt,
@@ -15,7 +16,6 @@ from routellm.battle_labels import (
     weighted_auc,
     weighted_cross_entropy,
 )
-from routellm.errors import ConfigError
 
 
 def battles(rows):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from routellm.errors import ConfigError
-from routellm.finetune import FitOptions, fit, length_grouped_batches
+from routellm_train.finetune import FitOptions, fit, length_grouped_batches
 
 torch = pytest.importorskip("torch")  # the loop is torch's; core itself does not depend on it
 

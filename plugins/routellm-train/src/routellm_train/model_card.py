@@ -16,7 +16,7 @@ def write_training_card(
     """Write ``out/README.md`` from the Jinja ``template``, filled with the training ``report``'s fields.
 
     ``report`` is a msgspec struct with ``base``, ``weak_models`` and ``fit`` (a
-    :class:`routellm.finetune.FitResult`). Besides its other fields (``fit`` left out) the template
+    :class:`routellm_train.finetune.FitResult`). Besides its other fields (``fit`` left out) the template
     sees ``card_data``, ``out``, ``weak_list`` (the first ten weak models), ``minutes``, ``steps``,
     ``stopped_early``, ``best`` and ``history``.
     """
