@@ -30,6 +30,9 @@ class Router(abc.ABC):
     #: True when scoring is cheap and never blocks (no model, no I/O): the server then scores on its
     #: event loop instead of paying a hop to a worker thread. Leave False for torch or network routers.
     inline: ClassVar[bool] = False
+    #: True when win rates are random draws (a ``seed`` option makes them reproducible): ``routellm eval``
+    #: then averages several seeded runs instead of reporting one.
+    stochastic: ClassVar[bool] = False
 
     def __init__(self, config: msgspec.Struct | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -100,11 +100,17 @@ class BenchmarkContract:
 
     @pytest.fixture(scope="class")
     @staticmethod
-    def data(request):
+    def benchmark_section(request) -> dict[str, Any]:
+        """The benchmark's config section; override this fixture to add options from other fixtures
+        (e.g. a ``data_dir``)."""
+        return dict(request.cls.benchmark_config)
+
+    @pytest.fixture(scope="class")
+    @staticmethod
+    def data(request, benchmark_section):
         from routellm.registry import get_registry
 
-        cls = request.cls
-        return get_registry().create_benchmark(cls.benchmark_name, cls.benchmark_config).load()
+        return get_registry().create_benchmark(request.cls.benchmark_name, benchmark_section).load()
 
     def test_shapes(self, data):
         assert len(data.prompts) > 0

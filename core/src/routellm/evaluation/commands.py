@@ -50,7 +50,7 @@ def eval_command(
     ),
     fmt: Annotated[str, typer.Option("--format", help="Curves and metrics as json or csv.")] = "json",
     overwrite_cache: OverwriteOption = None,
-    random_runs: Annotated[int, typer.Option(min=1, help="Seeded runs averaged for the random router.")] = 20,
+    random_runs: Annotated[int, typer.Option(min=1, help="Seeded runs averaged for stochastic routers such as random.")] = 20,
     data_dir: Annotated[
         Path | None, typer.Option(help="Local data folder with benchmarks/ (default $ROUTELLM_DATA_DIR, else download).")
     ] = None,

@@ -32,6 +32,8 @@ class RandomRouter(Router):
 
     #: A hash or a draw costs about a microsecond: score on the server's event loop.
     inline = True
+    #: Win rates are random draws: `routellm eval` averages seeded runs.
+    stochastic = True
 
     def __init__(self, config: Config | None = None) -> None:
         super().__init__(config)
