@@ -33,7 +33,7 @@ def routellm_routers() -> Iterable[RouterSpec]:
         [project]
         name = "routellm-router-length"
         version = "0.1.0"
-        dependencies = ["routellm"]
+        dependencies = ["routellm-core>=0.1,<0.2"]
 
         [project.entry-points.routellm]
         length = "routellm_router_length"
@@ -72,7 +72,7 @@ def routellm_benchmarks() -> Iterable[BenchmarkSpec]:
         [project]
         name = "routellm-benchmark-tiny"
         version = "0.1.0"
-        dependencies = ["routellm"]
+        dependencies = ["routellm-core>=0.1,<0.2"]
 
         [project.entry-points.routellm]
         tiny = "routellm_benchmark_tiny"
@@ -113,7 +113,7 @@ def routellm_embedders() -> Iterable[EmbedderSpec]:
         [project]
         name = "routellm-embedder-hashing"
         version = "0.1.0"
-        dependencies = ["routellm"]
+        dependencies = ["routellm-core>=0.1,<0.2"]
 
         [project.entry-points.routellm]
         hashing = "routellm_embedder_hashing"
@@ -163,7 +163,7 @@ def routellm_register_commands(cli: typer.Typer, train: typer.Typer) -> None:
         [project]
         name = "routellm-hello"
         version = "0.1.0"
-        dependencies = ["routellm"]
+        dependencies = ["routellm-core>=0.1,<0.2"]
 
         [project.entry-points.routellm]
         hello = "routellm_hello"
