@@ -131,6 +131,8 @@ def test_custom_and_checkpoint_templates(tmp_path, original_layout_checkpoint, t
         ({"model_type": "new_head"}, "model_type must be 'causal'"),
         ({"dtype": "int4"}, "dtype must be one of"),
         ({"prompt_format": "alpaca"}, "prompt_format must be one of"),
+        ({"score_position": "last"}, "score_position must be one of generate, next_token"),
+        ({"generation_window": 0}, "generation_window must be at least 1"),
         ({"system_message": "/nowhere/prompt.txt"}, "template file not found"),
         ({"no_such_key": 1}, "no_such_key"),
     ],
