@@ -52,6 +52,21 @@ class Router(abc.ABC):
             (self.calculate_strong_win_rate(p) for p in prompts), dtype=np.float64, count=len(prompts)
         )
 
+    def batch_model_scores(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
+        """Predicted quality of each of ``models`` for each prompt: shape ``(len(prompts), len(models))``.
+
+        Scores are on a logit scale: ``sigmoid(s[i, j] - s[i, k])`` is the predicted probability that
+        model ``j``'s answer to prompt ``i`` beats model ``k``'s (routing among N models, see
+        :mod:`routellm.multi_model`). Routers that know many models (``mf``, ``sw_ranking``) override
+        this. The default is the documented fallback for two-model routers, a cost-ordered ladder on
+        the strong win rate ``w``: ``models`` must come cheapest first (the routing engine passes
+        them so) and model ``k`` of ``N`` scores ``logit(w) * k / (N - 1)``, so the most expensive
+        beats the cheapest with probability ``w`` and each step up the ladder is an equal share of it.
+        """
+        from routellm.multi_model import ladder_scores
+
+        return ladder_scores(self.batch_calculate_win_rate(list(prompts)), len(models))
+
     def route(self, prompt: str, threshold: float, models: ModelPair) -> str:
         """The model to answer ``prompt``: strong at or above ``threshold``, weak below it."""
         threshold = check_threshold(threshold)

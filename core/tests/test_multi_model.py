@@ -1,0 +1,193 @@
+"""Routing among N priced models: config, the knob rule, the ladder fallback, calibration, names, engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from routellm.calibration import CalibrationFile, load_calibration, save_calibration
+from routellm.engine import RequestError, RoutingEngine
+from routellm.errors import ConfigError
+from routellm.model_names import ModelNameError, RouterModel, parse_model_name
+from routellm.multi_model import (
+    ModelLadder,
+    choose_indices,
+    decide,
+    ladder_scores,
+    losses,
+    neighbours,
+)
+from routellm.multi_model_calibration import calibrate_scores, knob_for
+from routellm.router import Router
+from routellm.routing import ModelPair
+from routellm.server.settings import Overrides, resolve_settings
+
+LIST = [
+    {"name": "big", "base_url": "http://big/v1", "api_key": "k1", "price": {"input": 10, "output": 30}},
+    {"name": "tiny", "base_url": "http://tiny/v1", "api_key": "k2", "price": {"input": 0.1, "output": 0.1}},
+    {"name": "mid", "base_url": "http://mid/v1", "api_key_env": "MID_KEY", "model": "mid-upstream",
+     "price": {"input": 1, "output": 2}},
+]
+
+
+class TestConfig:
+    def test_list_resolves_cheapest_first(self, monkeypatch):
+        monkeypatch.setenv("MID_KEY", "k3")
+        settings = resolve_settings(LIST, {"port": 7000})
+        assert [u.name for u in settings.ladder] == ["tiny", "mid", "big"]
+        assert settings.strong.name == "big" and settings.weak.name == "tiny"
+        assert list(settings.upstreams) == ["tiny", "mid", "big"]
+        mid = settings.upstreams["mid"]
+        assert mid.model == "mid-upstream" and mid.api_key.reveal() == "k3" and mid.price.output == 2
+        assert settings.server.port == 7000 and settings.multi_model
+
+    def test_pair_is_unchanged(self):
+        settings = resolve_settings({"strong": "a", "weak": "b"})
+        assert not settings.multi_model and list(settings.upstreams) == ["a", "b"]
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({1: {"name": "tiny", "base_url": "http://x/v1"}}, r"models\[1\] \('tiny'\): missing 'price'"),
+            ({1: {"name": "big", "price": {"input": 1, "output": 1}}}, "listed twice"),
+            ({1: {"price": {"input": 1, "output": 1}}}, r"models\[1\]: missing 'name'"),
+            ({1: {"name": "t", "base_url": "ftp://x", "price": {"input": 1, "output": 1}}}, "must start with http"),
+            ({1: {"name": "t", "price": {"input": -1, "output": 1}}}, "price.input must be a finite number"),
+            ({1: {"name": "t", "price": {"input": 1}}}, "missing required option 'output'"),
+            ({1: {"name": "t", "prize": 3}}, "unknown option 'prize'"),
+            ({1: {"name": "t", "api_key": "a", "api_key_env": "B", "price": {"input": 1, "output": 1}}}, "not both"),
+            ({1: "tiny"}, r"models\[1\] must be a mapping"),
+        ],
+    )
+    def test_one_clear_error_per_mistake(self, change, message, monkeypatch):
+        monkeypatch.setenv("MID_KEY", "k3")
+        models = [dict(m) for m in LIST]
+        for index, value in change.items():
+            models[index] = value
+        with pytest.raises(ConfigError, match=message):
+            resolve_settings(models, None, where="cfg.yaml")
+
+    def test_list_needs_two_and_no_pair_flags(self):
+        with pytest.raises(ConfigError, match="at least two models"):
+            resolve_settings(LIST[:1])
+        with pytest.raises(ConfigError, match="apply to a strong/weak pair"):
+            resolve_settings(LIST[:2], overrides=Overrides(strong_model="x"))
+
+
+class TestKnob:
+    def test_two_model_ladder_is_routellms_rule(self):
+        rng = np.random.default_rng(0)
+        w = rng.uniform(0.01, 0.99, 2000)
+        for x in (0.05, 0.3, 0.5, 0.77, 0.95):
+            chosen = choose_indices(ladder_scores(w, 2), x)
+            np.testing.assert_array_equal(chosen == 1, w >= x)
+
+    def test_spend_falls_as_the_knob_rises(self):
+        rng = np.random.default_rng(1)
+        scores = rng.normal(size=(500, 5)) + np.arange(5)
+        cost = np.tile([1.0, 2.0, 4.0, 8.0, 16.0], (500, 1))
+        spend = [cost[np.arange(500), choose_indices(scores, x)].mean() for x in np.linspace(0, 1, 41)]
+        assert np.all(np.diff(spend) <= 1e-12) and spend[0] == 16.0 and spend[-1] < 3.0
+
+    def test_losses(self):
+        scores = np.array([[0.0, 2.0, 1.0]])  # cheapest first
+        loss = losses(scores)[0]
+        assert loss[0] == pytest.approx(1 / (1 + np.exp(-2)))  # mid beats tiny by 2 logits
+        assert loss[1] == pytest.approx(1 / (1 + np.exp(1)))  # big is worse than mid
+        assert loss[2] == 0.0
+
+    def test_decide_and_fallback_order(self):
+        ladder = ModelLadder(("tiny", "mid", "big"), (0.1, 1, 10), (0.1, 2, 30))
+        d = decide(np.array([0.0, 2.0, 1.0]), 0.5, ladder)
+        assert d.model == "mid" and d.fallbacks == ("big", "tiny")
+        assert decide(np.array([0.0, 2.0, 1.0]), 0.95, ladder).model == "tiny"
+        assert decide(np.array([0.0, 2.0, 1.0]), 0.0, ladder).model == "big"
+        assert neighbours(ladder, "mid") == ("big", "tiny")
+        assert neighbours(ladder, "big") == ("mid", "tiny")
+
+
+class TestNames:
+    def test_budget_form(self):
+        assert parse_model_name("router-mf-b2.5") == RouterModel("mf", None, budget=2.5)
+        assert parse_model_name("router-mf-b2.5").name == "router-mf-b2.5"
+        with pytest.raises(ModelNameError, match="budget in USD per 1,000 requests"):
+            parse_model_name("router-mf-bx")
+
+
+class LadderRouter(Router):
+    """Scores that make 'mid' best for prompts starting with 'm', else the most expensive."""
+
+    inline = True
+
+    def calculate_strong_win_rate(self, prompt: str) -> float:
+        return 0.5
+
+    def batch_model_scores(self, prompts, models):
+        out = np.zeros((len(prompts), len(models)))
+        for i, p in enumerate(prompts):
+            out[i] = np.arange(len(models)) if not p.startswith("m") else [0, 3, 1][: len(models)]
+        return out
+
+
+def _engine(calibration=None):
+    ladder = ModelLadder(("tiny", "mid", "big"), (0.1, 1, 10), (0.1, 2, 30))
+    return RoutingEngine({"lad": LadderRouter()}, ModelPair("big", "tiny"), ladder=ladder, calibration=calibration)
+
+
+class TestEngine:
+    def test_routes_among_three(self):
+        engine = _engine()
+        user = [{"role": "user", "content": "maths"}]
+        d = engine.decide("router-lad-0.5", user)
+        assert (d.model, d.fallbacks) == ("mid", ("big", "tiny"))
+        assert engine.decide("router-lad-0.5", [{"role": "user", "content": "x"}]).model == "big"
+        assert engine.decide("router-lad-0.99", [{"role": "user", "content": "x"}]).model == "tiny"
+        assert engine.decide("mid", user).model == "mid"  # any listed model by name
+        assert engine.route("maths", "lad", 0.5) == "mid"
+
+    def test_spend_names_need_a_calibration(self, tmp_path):
+        engine = _engine()
+        with pytest.raises(RequestError, match="has no N-model calibration"):
+            engine.parse("router-lad-p40")
+        pair = RoutingEngine({"lad": LadderRouter()}, ModelPair("big", "tiny"))
+        with pytest.raises(RequestError, match="needs a models: list with prices"):
+            pair.parse("router-lad-b2")
+
+    def test_calibrated_spend_names(self, tmp_path):
+        rng = np.random.default_rng(2)
+        scores = rng.normal(size=(400, 3)) + [0, 0.5, 1.0]
+        cost = np.tile([0.0001, 0.001, 0.01], (400, 1))
+        entry = calibrate_scores(scores, cost, ["tiny", "mid", "big"], spend_shares=[0.4], budgets=[2.0], completion_tokens=256)
+        path = save_calibration(CalibrationFile(dataset="d", multi={"lad": entry}), tmp_path / "cal.json")
+        loaded = load_calibration(path)
+        engine = _engine(loaded)
+        p40 = engine.parse("router-lad-p40")
+        knob = entry.requested["p40"]
+        assert p40.threshold == knob
+        spend = cost[np.arange(400), choose_indices(scores, knob)].mean()
+        assert spend <= 0.4 * 0.01 + 1e-12
+        # a slightly smaller knob would spend more than the target (the knob is the tightest one)
+        assert cost[np.arange(400), choose_indices(scores, knob - 1e-3)].mean() > spend - 1e-12
+        assert engine.parse("router-lad-b2").threshold == entry.requested["b2"]
+        assert engine.parse("router-lad-b5").threshold == entry.knob(usd_per_1k=5.0)
+        other = ModelLadder(("tiny", "big"), (0.1, 10), (0.1, 30))
+        engine2 = RoutingEngine({"lad": LadderRouter()}, ModelPair("big", "tiny"), ladder=other, calibration=loaded)
+        with pytest.raises(RequestError, match="was calibrated for models tiny, mid, big"):
+            engine2.parse("router-lad-p40")
+
+    def test_knob_for(self):
+        knobs = np.array([0.0, 0.5, 1.0])
+        spends = np.array([10.0, 5.0, 1.0])
+        assert knob_for(knobs, spends, 6) == 0.5
+        assert knob_for(knobs, spends, 0.5) == 1.0
+
+
+def test_two_model_routers_fall_back_to_the_ladder():
+    class Fixed(Router):
+        def calculate_strong_win_rate(self, prompt):
+            return 0.8
+
+    scores = Fixed().batch_model_scores(["a", "b"], ["c", "m", "e"])
+    assert scores.shape == (2, 3)
+    p_top_over_bottom = 1 / (1 + np.exp(-(scores[0, 2] - scores[0, 0])))
+    assert p_top_over_bottom == pytest.approx(0.8)
