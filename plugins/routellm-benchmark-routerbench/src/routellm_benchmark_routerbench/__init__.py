@@ -11,6 +11,7 @@ read from a local data folder or downloaded from its pinned source, never redist
 from __future__ import annotations
 
 import ast
+import re
 
 import msgspec
 
@@ -37,18 +38,28 @@ MODELS = (
 SPLITS = ("test", "train")
 
 
+#: ARC and Winogrande prompts carry few-shot exemplars, each ending in "Answer:\n<letter>\n\n".
+_EXEMPLAR_END = re.compile(r"Answer:[ \t]*\n[A-Za-z0-9]{1,3}\n\n")
+
+
 def question(prompt: str) -> str:
-    """The question of a RouterBench prompt: the last element of its Python-literal list (few-shot exemplars come first)."""
+    """The question of a RouterBench prompt: the last element of its Python-literal list, with the
+    few-shot exemplars that ARC and Winogrande put before the question in that element removed
+    (the same rule as the training-results loader of ``routellm train``)."""
     try:
         value = ast.literal_eval(prompt)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return prompt
-    if isinstance(value, list | tuple) and value:
-        return str(value[-1])
-    return prompt
+    if not (isinstance(value, list | tuple) and value):
+        return prompt
+    text = str(value[-1])
+    exemplars = list(_EXEMPLAR_END.finditer(text))
+    return (text[exemplars[-1].end() :] if exemplars else text).strip()
 
 
-def load_split(split: str = "test", data_dir: str | None = None, tasks: tuple[str, ...] | None = None) -> BenchmarkData:
+def load_split(
+    split: str = "test", data_dir: str | None = None, tasks: tuple[str, ...] | None = None, *, drop_missing: bool = True
+) -> BenchmarkData:
     """One split of the three tasks as :class:`BenchmarkData` with ``cost`` (USD billed per prompt and model)."""
     import numpy as np
     import polars as pl
@@ -73,6 +84,9 @@ def load_split(split: str = "test", data_dir: str | None = None, tasks: tuple[st
         for name in files
     ]
     data = pl.concat(frames)
+    total = data.height
+    if drop_missing:  # a few prompts lack some model's result: keep only fully observed ones
+        data = data.drop_nulls([*MODELS, *(f"{m}|total_cost" for m in MODELS)])
     counts = data.group_by("eval_name").len().sort("eval_name")
     note = ", ".join(f"{row['eval_name']} {row['len']}" for row in counts.iter_rows(named=True))
     return BenchmarkData(
@@ -82,7 +96,10 @@ def load_split(split: str = "test", data_dir: str | None = None, tasks: tuple[st
         strong_model=STRONG_MODEL,
         weak_model=WEAK_MODEL,
         ids=[str(s) for s in data["sample_id"].to_list()],
-        notes=[f"RouterBench zero-shot, RouterDC {split} split: {data.height} prompts ({note})"],
+        notes=[
+            f"RouterBench zero-shot, RouterDC {split} split: {data.height} prompts ({note})"
+            + (f"; {total - data.height} of {total} dropped for a missing model result" if total > data.height else "")
+        ],
         cost={m: data[f"{m}|total_cost"].fill_null(0.0).to_numpy().astype(np.float64) for m in MODELS},
     )
 
@@ -97,10 +114,12 @@ class RouterBenchBenchmark(Benchmark):
         split: str = "test"
         #: A subset of ``arc_challenge``, ``winograde``, ``mbpp`` (default: all three).
         tasks: list[str] | None = None
+        #: Drop the few prompts some model has no result for (6 of the 953 test prompts).
+        drop_missing: bool = True
 
     def load(self) -> BenchmarkData:
         cfg = self.config
-        return load_split(cfg.split, cfg.data_dir, tuple(cfg.tasks) if cfg.tasks else None)
+        return load_split(cfg.split, cfg.data_dir, tuple(cfg.tasks) if cfg.tasks else None, drop_missing=cfg.drop_missing)
 
 
 @routellm.hookimpl
