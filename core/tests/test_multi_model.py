@@ -191,3 +191,23 @@ def test_two_model_routers_fall_back_to_the_ladder():
     assert scores.shape == (2, 3)
     p_top_over_bottom = 1 / (1 + np.exp(-(scores[0, 2] - scores[0, 0])))
     assert p_top_over_bottom == pytest.approx(0.8)
+
+
+def test_plain_python_path_matches_numpy():
+    from routellm.multi_model import decide_row, model_scores, score_one
+
+    ladder = ModelLadder(("a", "b", "c", "d"), (1, 2, 3, 4), (1, 2, 3, 4))
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        row = rng.normal(size=4) * 3
+        knob = float(rng.uniform())
+        fast, slow = decide_row(list(row), knob, ladder), decide(row, knob, ladder)
+        assert (fast.model, fast.fallbacks) == (slow.model, slow.fallbacks)
+        assert fast.loss == pytest.approx(slow.loss, rel=1e-12)
+
+    class Fixed(Router):
+        def calculate_strong_win_rate(self, prompt):
+            return 0.3
+
+    np.testing.assert_allclose(score_one(Fixed(), "p", ladder.names), model_scores(Fixed(), ["p"], ladder.names)[0])
+    assert score_one(LadderRouter(), "maths", ("x", "y", "z")) == [0.0, 3.0, 1.0]

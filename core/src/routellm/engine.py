@@ -231,11 +231,11 @@ class RoutingEngine:
 
     def _decide(self, parsed: RouterModel, prompt: str) -> Decision:
         if self.ladder is not None:
-            from routellm.multi_model import decide, model_scores
+            from routellm.multi_model import decide_row, score_one
 
             start = time.perf_counter()
-            scores = model_scores(self.routers[parsed.router], [prompt], self.ladder.names)[0]
-            chosen = decide(scores, parsed.threshold, self.ladder)
+            scores = score_one(self.routers[parsed.router], prompt, self.ladder.names)
+            chosen = decide_row(scores, parsed.threshold, self.ladder)
             seconds = time.perf_counter() - start
             return Decision(chosen.model, parsed.router, parsed.threshold, chosen.loss, seconds, chosen.fallbacks)
         start = time.perf_counter()

@@ -19,6 +19,7 @@ model's win rate is below the threshold, the strong one at or above it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,37 @@ def decide(scores_row: np.ndarray, knob: float, ladder: ModelLadder) -> MultiDec
     loss = float(losses(row)[0, index])
     order = [ladder.names[i] for i in quality_order(row[0]) if i != index]
     return MultiDecision(ladder.names[index], loss, tuple(order))
+
+
+def _loss(gap: float) -> float:
+    return 0.5 * (1.0 + math.tanh(0.5 * gap))
+
+
+def decide_row(row: Sequence[float], knob: float, ladder: ModelLadder) -> MultiDecision:
+    """:func:`decide` in plain Python for one prompt (the server's hot path; N is small)."""
+    n = len(row)
+    loss = [0.0] * n
+    best_after = -math.inf
+    for i in range(n - 1, -1, -1):
+        if i < n - 1:
+            loss[i] = _loss(best_after - row[i])
+        if row[i] > best_after:
+            best_after = row[i]
+    index = next(i for i in range(n) if i == n - 1 or loss[i] < knob)
+    order = sorted(range(n), key=lambda i: (-row[i], -i))
+    return MultiDecision(ladder.names[index], loss[index], tuple(ladder.names[i] for i in order if i != index))
+
+
+def score_one(router: Router, prompt: str, names: Sequence[str]) -> list[float]:
+    """One prompt's scores (cheapest first); routers without their own ``batch_model_scores`` take the
+    ladder fallback on :meth:`~routellm.router.Router.calculate_strong_win_rate`, without numpy."""
+    from routellm.router import Router as Base
+
+    if type(router).batch_model_scores is Base.batch_model_scores:
+        w = min(max(float(router.calculate_strong_win_rate(prompt)), _EPS), 1.0 - _EPS)
+        step = (math.log(w) - math.log1p(-w)) / (len(names) - 1)
+        return [step * k for k in range(len(names))]
+    return [float(v) for v in model_scores(router, [prompt], names)[0]]
 
 
 def neighbours(ladder: ModelLadder, model: str) -> tuple[str, ...]:
