@@ -211,3 +211,16 @@ def test_plain_python_path_matches_numpy():
 
     np.testing.assert_allclose(score_one(Fixed(), "p", ladder.names), model_scores(Fixed(), ["p"], ladder.names)[0])
     assert score_one(LadderRouter(), "maths", ("x", "y", "z")) == [0.0, 3.0, 1.0]
+
+
+def test_example_config_loads(monkeypatch):
+    from pathlib import Path
+
+    from routellm.config import load_config
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-o")
+    monkeypatch.setenv("TOGETHER_API_KEY", "sk-t")
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "routerbench-4-models.yaml")
+    settings = resolve_settings(cfg.section("models"), cfg.section("server"), where=cfg.where)
+    assert [u.name for u in settings.ladder] == ["mixtral-8x7b-chat", "yi-34b-chat", "gpt-3.5-turbo-1106", "gpt-4-1106-preview"]
+    assert settings.upstreams["yi-34b-chat"].api_key.reveal() == "sk-t"
