@@ -81,3 +81,18 @@ def test_three_upstreams_through_the_openai_client():
             expected = (tokens[(name, "prompt")] * pin + tokens[(name, "completion")] * pout) / 1e6
             assert spend[name] > 0 and abs(spend[name] - expected) < 1e-12
         assert 'routellm_requests_total{router="-",model="mid",status="200"}' in metrics
+
+
+def test_controller_routes_among_three():
+    from routellm.controller import Controller
+
+    with ExitStack() as stack:
+        ups = {name: stack.enter_context(openai_upstream()) for name in PRICES}
+        config = {"routers": {"random": {"seed": 1}}, "models": _models(ups), "server": {"retries": 0}}
+        with Controller(routers=["random"], config=config) as client:
+            hello = [{"role": "user", "content": "hi"}]
+            assert client.chat.completions.create(model="router-random-0", messages=hello).model == "big"
+            reply = client.chat.completions.create(model="router-random-1", messages=hello)
+            assert reply.model == "tiny" and ups["tiny"].requests[-1]["model"] == "tiny-upstream"
+            assert set(reply.routing.fallbacks) == {"mid", "big"}
+            assert client.route("hi", "random", 0.0) == "big"

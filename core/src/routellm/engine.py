@@ -124,6 +124,11 @@ class RoutingEngine:
         #: With a ``models:`` list: the N models, cheapest first (see :mod:`routellm.multi_model`).
         self.ladder = ladder
         self._direct = frozenset(ladder.names if ladder is not None else models.tiers)
+        if ladder is not None:  # kept off the import path: multi_model imports numpy
+            from routellm.multi_model import decide_row, score_one, uses_ladder_fallback
+
+            self._ladder_fallback = {name: uses_ladder_fallback(r) for name, r in self.routers.items()}
+            self._score_one, self._decide_row = score_one, decide_row
         self.routing_input: RoutingInput = routing_input
         self._inline = {name: bool(getattr(router, "inline", False)) for name, router in self.routers.items()}
         self._max_workers = max_workers
@@ -231,11 +236,10 @@ class RoutingEngine:
 
     def _decide(self, parsed: RouterModel, prompt: str) -> Decision:
         if self.ladder is not None:
-            from routellm.multi_model import decide_row, score_one
-
             start = time.perf_counter()
-            scores = score_one(self.routers[parsed.router], prompt, self.ladder.names)
-            chosen = decide_row(scores, parsed.threshold, self.ladder)
+            name = parsed.router
+            scores = self._score_one(self.routers[name], prompt, self.ladder.names, self._ladder_fallback[name])
+            chosen = self._decide_row(scores, parsed.threshold, self.ladder)
             seconds = time.perf_counter() - start
             return Decision(chosen.model, parsed.router, parsed.threshold, chosen.loss, seconds, chosen.fallbacks)
         start = time.perf_counter()

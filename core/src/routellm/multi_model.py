@@ -144,31 +144,41 @@ def decide(scores_row: np.ndarray, knob: float, ladder: ModelLadder) -> MultiDec
     return MultiDecision(ladder.names[index], loss, tuple(order))
 
 
-def _loss(gap: float) -> float:
-    return 0.5 * (1.0 + math.tanh(0.5 * gap))
-
-
 def decide_row(row: Sequence[float], knob: float, ladder: ModelLadder) -> MultiDecision:
     """:func:`decide` in plain Python for one prompt (the server's hot path; N is small)."""
     n = len(row)
-    loss = [0.0] * n
-    best_after = -math.inf
-    for i in range(n - 1, -1, -1):
-        if i < n - 1:
-            loss[i] = _loss(best_after - row[i])
+    tanh = math.tanh
+    index, loss = n - 1, 0.0
+    best_after = row[n - 1]
+    losses = [0.0] * n
+    for i in range(n - 2, -1, -1):  # largest score among pricier models, from the top down
+        losses[i] = 0.5 + 0.5 * tanh(0.5 * (best_after - row[i]))
         if row[i] > best_after:
             best_after = row[i]
-    index = next(i for i in range(n) if i == n - 1 or loss[i] < knob)
-    order = sorted(range(n), key=lambda i: (-row[i], -i))
-    return MultiDecision(ladder.names[index], loss[index], tuple(ladder.names[i] for i in order if i != index))
+    for i in range(n - 1):
+        if losses[i] < knob:
+            index, loss = i, losses[i]
+            break
+    names = ladder.names
+    # best predicted first; candidates listed priciest first so that ties (stable sort) keep the pricier one
+    order = sorted(range(n - 1, -1, -1), key=row.__getitem__, reverse=True)
+    return MultiDecision(names[index], loss, tuple([names[i] for i in order if i != index]))
 
 
-def score_one(router: Router, prompt: str, names: Sequence[str]) -> list[float]:
-    """One prompt's scores (cheapest first); routers without their own ``batch_model_scores`` take the
-    ladder fallback on :meth:`~routellm.router.Router.calculate_strong_win_rate`, without numpy."""
+def uses_ladder_fallback(router: Router) -> bool:
+    """Whether ``router`` scores N models through the base class's ladder fallback."""
     from routellm.router import Router as Base
 
-    if type(router).batch_model_scores is Base.batch_model_scores:
+    return type(router).batch_model_scores is Base.batch_model_scores
+
+
+def score_one(router: Router, prompt: str, names: Sequence[str], fallback: bool | None = None) -> list[float]:
+    """One prompt's scores (cheapest first); routers without their own ``batch_model_scores`` take the
+    ladder fallback on :meth:`~routellm.router.Router.calculate_strong_win_rate`, without numpy.
+    ``fallback``: :func:`uses_ladder_fallback` precomputed by the caller."""
+    if fallback is None:
+        fallback = uses_ladder_fallback(router)
+    if fallback:
         w = min(max(float(router.calculate_strong_win_rate(prompt)), _EPS), 1.0 - _EPS)
         step = (math.log(w) - math.log1p(-w)) / (len(names) - 1)
         return [step * k for k in range(len(names))]
