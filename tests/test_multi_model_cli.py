@@ -65,3 +65,17 @@ def test_calibrate_a_models_list_then_route_by_budget(battles_file, tmp_path):
     # about 40% of always-big spend on the calibration prompts
     share = np.interp(entry.requested["p40"], entry.knobs, entry.spend_share)
     assert 0.3 < share <= 0.4 + 1e-9
+
+
+def test_route_prints_each_models_score(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "routers: {random: {seed: 1}}\nmodels:\n"
+        "  - {name: big, api_key: k, price: {input: 10, output: 30}}\n"
+        "  - {name: tiny, api_key: k, price: {input: 0.1, output: 0.1}}\n"
+        "  - {name: mid, api_key: k, price: {input: 1, output: 2}}\n"
+    )
+    result = run_cli("route", "hello", "--router", "random", "--threshold", "0", "--config", str(config), "--json")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["model"] == "big" and list(payload["scores"]) == ["tiny", "mid", "big"]
