@@ -164,6 +164,10 @@ def main() -> None:
             entry["random_pair_accuracy_at_that_cost"] = random_pair_quality(at_budget.cost)
             entry["single_hull_accuracy_at_that_cost"] = interpolate_quality(single_hull, at_budget.cost)
         summary["routers"][r.name] = entry
+    import routellm_router_mf
+
+    summary["mf_module"] = routellm_router_mf.__file__
+    summary["checkpoint"] = args.checkpoint
     summary["seconds"] = time.perf_counter() - started
 
     written = write_outputs(result, args.output)

@@ -13,9 +13,9 @@ from routellm.multi_model import (
     ModelLadder,
     choose_indices,
     decide,
-    ladder_scores,
-    losses,
     neighbours,
+    price_weight,
+    utilities,
 )
 from routellm.multi_model_calibration import calibrate_scores, knob_for
 from routellm.router import Router
@@ -74,36 +74,42 @@ class TestConfig:
             resolve_settings(LIST[:2], overrides=Overrides(strong_model="x"))
 
 
+LADDER = ModelLadder(("tiny", "mid", "big"), (0.1, 1, 10), (0.1, 2, 30))  # relative prices 0.005, 0.075, 1
+
+
 class TestKnob:
-    def test_two_model_ladder_is_routellms_rule(self):
+    def test_extremes(self):
         rng = np.random.default_rng(0)
-        w = rng.uniform(0.01, 0.99, 2000)
-        for x in (0.05, 0.3, 0.5, 0.77, 0.95):
-            chosen = choose_indices(ladder_scores(w, 2), x)
-            np.testing.assert_array_equal(chosen == 1, w >= x)
+        scores = rng.normal(size=(300, 3)) * 2
+        rel = LADDER.relative_costs
+        assert rel[2] == 1.0 and rel[0] == pytest.approx(0.2 / 40)
+        np.testing.assert_array_equal(choose_indices(scores, 0.0, rel), np.argmax(scores, axis=1))
+        assert set(choose_indices(scores, 1.0, rel)) == {0}
 
     def test_spend_falls_as_the_knob_rises(self):
         rng = np.random.default_rng(1)
         scores = rng.normal(size=(500, 5)) + np.arange(5)
         cost = np.tile([1.0, 2.0, 4.0, 8.0, 16.0], (500, 1))
-        spend = [cost[np.arange(500), choose_indices(scores, x)].mean() for x in np.linspace(0, 1, 41)]
-        assert np.all(np.diff(spend) <= 1e-12) and spend[0] == 16.0 and spend[-1] < 3.0
+        rel = cost[0] / 16
+        spend = [cost[np.arange(500), choose_indices(scores, x, rel)].mean() for x in np.linspace(0, 1, 41)]
+        assert np.all(np.diff(spend) <= 1e-12) and spend[-1] == 1.0 and spend[0] > 12
 
-    def test_losses(self):
-        scores = np.array([[0.0, 2.0, 1.0]])  # cheapest first
-        loss = losses(scores)[0]
-        assert loss[0] == pytest.approx(1 / (1 + np.exp(-2)))  # mid beats tiny by 2 logits
-        assert loss[1] == pytest.approx(1 / (1 + np.exp(1)))  # big is worse than mid
-        assert loss[2] == 0.0
+    def test_price_weight(self):
+        assert price_weight(0.5) == 1.0 and price_weight(0.0) == 0.0 and price_weight(1.0) == np.inf
+        # mid (p = 0.88) beats big (p = 0.73) on quality and price; tiny (p = 0.5) wins once price dominates
+        row = np.array([0.0, 2.0, 1.0])
+        u = utilities(row[None, :], LADDER.relative_costs, 0.5)[0]
+        np.testing.assert_allclose(u, 1 / (1 + np.exp(-row)) - np.array(LADDER.relative_costs))
 
     def test_decide_and_fallback_order(self):
-        ladder = ModelLadder(("tiny", "mid", "big"), (0.1, 1, 10), (0.1, 2, 30))
-        d = decide(np.array([0.0, 2.0, 1.0]), 0.5, ladder)
+        d = decide(np.array([0.0, 2.0, 1.0]), 0.5, LADDER)
         assert d.model == "mid" and d.fallbacks == ("big", "tiny")
-        assert decide(np.array([0.0, 2.0, 1.0]), 0.95, ladder).model == "tiny"
-        assert decide(np.array([0.0, 2.0, 1.0]), 0.0, ladder).model == "big"
-        assert neighbours(ladder, "mid") == ("big", "tiny")
-        assert neighbours(ladder, "big") == ("mid", "tiny")
+        assert d.quality == pytest.approx(1 / (1 + np.exp(-2.0)))
+        assert decide(np.array([0.0, 2.0, 1.0]), 0.95, LADDER).model == "tiny"  # λ = 19
+        assert decide(np.array([0.0, 2.0, 4.0]), 0.0, LADDER).model == "big"
+        assert decide(np.array([0.0, 2.0, 4.0]), 0.1, LADDER).model == "mid"  # λ = 1/9: +0.07 quality < 0.1 price
+        assert neighbours(LADDER, "mid") == ("big", "tiny")
+        assert neighbours(LADDER, "big") == ("mid", "tiny")
 
 
 class TestNames:
@@ -125,12 +131,12 @@ class LadderRouter(Router):
     def batch_model_scores(self, prompts, models):
         out = np.zeros((len(prompts), len(models)))
         for i, p in enumerate(prompts):
-            out[i] = np.arange(len(models)) if not p.startswith("m") else [0, 3, 1][: len(models)]
+            out[i] = np.array([0, 2, 4][: len(models)]) if not p.startswith("m") else [0, 3, 1][: len(models)]
         return out
 
 
 def _engine(calibration=None):
-    ladder = ModelLadder(("tiny", "mid", "big"), (0.1, 1, 10), (0.1, 2, 30))
+    ladder = LADDER
     return RoutingEngine({"lad": LadderRouter()}, ModelPair("big", "tiny"), ladder=ladder, calibration=calibration)
 
 
@@ -140,7 +146,9 @@ class TestEngine:
         user = [{"role": "user", "content": "maths"}]
         d = engine.decide("router-lad-0.5", user)
         assert (d.model, d.fallbacks) == ("mid", ("big", "tiny"))
-        assert engine.decide("router-lad-0.5", [{"role": "user", "content": "x"}]).model == "big"
+        assert d.win_rate == pytest.approx(1 / (1 + np.exp(-3.0)))  # the chosen model's predicted quality
+        assert engine.decide("router-lad-0", [{"role": "user", "content": "x"}]).model == "big"
+        assert engine.decide("router-lad-0.1", [{"role": "user", "content": "x"}]).model == "mid"
         assert engine.decide("router-lad-0.99", [{"role": "user", "content": "x"}]).model == "tiny"
         assert engine.decide("mid", user).model == "mid"  # any listed model by name
         assert engine.route("maths", "lad", 0.5) == "mid"
@@ -157,17 +165,21 @@ class TestEngine:
         rng = np.random.default_rng(2)
         scores = rng.normal(size=(400, 3)) + [0, 0.5, 1.0]
         cost = np.tile([0.0001, 0.001, 0.01], (400, 1))
-        entry = calibrate_scores(scores, cost, ["tiny", "mid", "big"], spend_shares=[0.4], budgets=[2.0], completion_tokens=256)
+        rel = [0.01, 0.1, 1.0]
+        entry = calibrate_scores(
+            scores, cost, ["tiny", "mid", "big"], spend_shares=[0.4], budgets=[2.0], completion_tokens=256, relative_costs=rel
+        )
         path = save_calibration(CalibrationFile(dataset="d", multi={"lad": entry}), tmp_path / "cal.json")
         loaded = load_calibration(path)
         engine = _engine(loaded)
         p40 = engine.parse("router-lad-p40")
         knob = entry.requested["p40"]
         assert p40.threshold == knob
-        spend = cost[np.arange(400), choose_indices(scores, knob)].mean()
-        assert spend <= 0.4 * 0.01 + 1e-12
-        # a slightly smaller knob would spend more than the target (the knob is the tightest one)
-        assert cost[np.arange(400), choose_indices(scores, knob - 1e-3)].mean() > spend - 1e-12
+        spend = cost[np.arange(400), choose_indices(scores, knob, rel)].mean()
+        assert 0.3 * 0.01 < spend <= 0.4 * 0.01 + 1e-12
+        # the next smaller knob of the grid spends more than the target (the knob is the tightest one)
+        smaller = max(k for k in entry.knobs if k < knob)
+        assert cost[np.arange(400), choose_indices(scores, smaller, rel)].mean() > 0.4 * 0.01
         assert engine.parse("router-lad-b2").threshold == entry.requested["b2"]
         assert engine.parse("router-lad-b5").threshold == entry.knob(usd_per_1k=5.0)
         other = ModelLadder(("tiny", "big"), (0.1, 10), (0.1, 30))
@@ -189,8 +201,10 @@ def test_two_model_routers_fall_back_to_the_ladder():
 
     scores = Fixed().batch_model_scores(["a", "b"], ["c", "m", "e"])
     assert scores.shape == (2, 3)
-    p_top_over_bottom = 1 / (1 + np.exp(-(scores[0, 2] - scores[0, 0])))
-    assert p_top_over_bottom == pytest.approx(0.8)
+    np.testing.assert_allclose(1 / (1 + np.exp(-scores[0])), [0.0, 0.4, 0.8], atol=1e-8)
+    # knob 0: the most expensive model whenever w > 0; higher knobs step down the ladder
+    assert decide(scores[0], 0.0, LADDER).model == "big"
+    assert decide(scores[0], 0.35, LADDER).model == "mid"
 
 
 def test_plain_python_path_matches_numpy():
@@ -200,10 +214,10 @@ def test_plain_python_path_matches_numpy():
     rng = np.random.default_rng(5)
     for _ in range(300):
         row = rng.normal(size=4) * 3
-        knob = float(rng.uniform())
+        knob = float(rng.choice([0.0, 1.0, rng.uniform()]))
         fast, slow = decide_row(list(row), knob, ladder), decide(row, knob, ladder)
         assert (fast.model, fast.fallbacks) == (slow.model, slow.fallbacks)
-        assert fast.loss == pytest.approx(slow.loss, rel=1e-12)
+        assert fast.quality == pytest.approx(slow.quality, rel=1e-12)
 
     class Fixed(Router):
         def calculate_strong_win_rate(self, prompt):

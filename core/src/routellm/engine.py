@@ -129,6 +129,7 @@ class RoutingEngine:
 
             self._ladder_fallback = {name: uses_ladder_fallback(r) for name, r in self.routers.items()}
             self._score_one, self._decide_row = score_one, decide_row
+            self._relative_costs = ladder.relative_costs
         self.routing_input: RoutingInput = routing_input
         self._inline = {name: bool(getattr(router, "inline", False)) for name, router in self.routers.items()}
         self._max_workers = max_workers
@@ -239,9 +240,9 @@ class RoutingEngine:
             start = time.perf_counter()
             name = parsed.router
             scores = self._score_one(self.routers[name], prompt, self.ladder.names, self._ladder_fallback[name])
-            chosen = self._decide_row(scores, parsed.threshold, self.ladder)
+            chosen = self._decide_row(scores, parsed.threshold, self.ladder, self._relative_costs)
             seconds = time.perf_counter() - start
-            return Decision(chosen.model, parsed.router, parsed.threshold, chosen.loss, seconds, chosen.fallbacks)
+            return Decision(chosen.model, parsed.router, parsed.threshold, chosen.quality, seconds, chosen.fallbacks)
         start = time.perf_counter()
         win_rate = float(self.routers[parsed.router].calculate_strong_win_rate(prompt))
         seconds = time.perf_counter() - start

@@ -5,16 +5,18 @@ each with its price in USD per 1M input and output tokens. They form a **ladder*
 (ordered by input + output price; ties keep the listed order).
 
 For a prompt a router gives one score per model (:meth:`routellm.router.Router.batch_model_scores`,
-logit scale: ``sigmoid(s_j - s_m)`` is the predicted probability that model ``j`` beats model ``m``).
-The **knob** ``x`` in ``router-<r>-<x>`` (0..1) then picks:
+logit scale): ``p_m = sigmoid(s_m)`` is model ``m``'s predicted quality (probability of a good
+answer) and ``sigmoid(s_j - s_m)`` the predicted probability that ``j`` beats ``m``. The **knob**
+``x`` in ``router-<r>-<x>`` (0..1) prices quality:
 
-    the cheapest model ``m`` such that no more expensive model ``j`` is predicted to beat it with
-    probability ``x`` or more, i.e. ``max_{j pricier than m} sigmoid(s_j - s_m) < x``.
+    choose ``argmax_m  p_m - λ · c_m``  with  ``λ = x / (1 - x)``,
 
-The most expensive model always qualifies. ``x = 1`` sends almost everything to the cheapest model,
-``x = 0`` everything to the most expensive, ``x = 0.5`` to the cheapest model that no pricier model
-is predicted to beat. With two models this is RouteLLM's rule exactly: the weak model when the strong
-model's win rate is below the threshold, the strong one at or above it.
+where ``c_m`` is model ``m``'s price relative to the most expensive model (input + output price per
+token, so the most expensive model costs 1). ``x = 0`` takes the best predicted model whatever it
+costs, ``x = 0.5`` gives up to one unit of predicted quality for the full price of the most expensive
+model, ``x = 1`` always takes the cheapest. Ties go to the cheaper model. The rule was chosen over a
+pairwise one ("the cheapest model no pricier model beats with probability x") on RouterBench's
+*train* split, where it reached a given accuracy at lower cost (see docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ class ModelLadder(msgspec.Struct, frozen=True):
     def __len__(self) -> int:
         return len(self.names)
 
+    @property
+    def relative_costs(self) -> tuple[float, ...]:
+        """Each model's price (input + output per token) relative to the most expensive one's."""
+        totals = [i + o for i, o in zip(self.input_prices, self.output_prices, strict=True)]
+        top = max(totals)
+        return tuple(t / top if top > 0 else 0.0 for t in totals)
+
     def request_costs(self, prompt_tokens: np.ndarray, completion_tokens: float | np.ndarray) -> np.ndarray:
         """USD per request for each model: shape ``(len(prompt_tokens), N)``."""
         p = np.asarray(prompt_tokens, dtype=np.float64)[:, None]
@@ -84,28 +93,34 @@ def logit(p: np.ndarray) -> np.ndarray:
 
 
 def ladder_scores(win_rates: np.ndarray, num_models: int) -> np.ndarray:
-    """The fallback for two-model routers: model ``k`` (cheapest first) scores ``logit(w) * k / (N - 1)``."""
+    """The fallback for two-model routers: model ``k`` of ``N`` (cheapest first) gets predicted quality
+    ``w * k / (N - 1)`` (returned as its logit), so the most expensive model's is the strong win rate ``w``."""
     if num_models < 2:
         raise ValueError(f"routing needs at least two models, got {num_models}")
     steps = np.arange(num_models, dtype=np.float64) / (num_models - 1)
-    return logit(win_rates)[:, None] * steps[None, :]
+    return logit(np.asarray(win_rates, dtype=np.float64)[:, None] * steps[None, :])
 
 
-def losses(scores: np.ndarray) -> np.ndarray:
-    """Per prompt and model (cheapest first), the largest predicted probability that a pricier model
-    beats it (0 for the most expensive model)."""
-    scores = np.asarray(scores, dtype=np.float64)
-    # best score among strictly pricier models: reversed running max, shifted by one
-    pricier = np.maximum.accumulate(scores[:, ::-1], axis=1)[:, ::-1]
-    pricier = np.concatenate([pricier[:, 1:], np.full((len(scores), 1), -np.inf)], axis=1)
-    return 0.5 * (1.0 + np.tanh(0.5 * (pricier - scores)))
+def price_weight(knob: float) -> float:
+    """``λ = x / (1 - x)``: how much predicted quality one unit of relative price is worth."""
+    if knob >= 1.0:
+        return math.inf
+    return knob / (1.0 - knob)
 
 
-def choose_indices(scores: np.ndarray, knob: float) -> np.ndarray:
-    """The ladder index each prompt goes to at ``knob`` (see the module docstring)."""
-    ok = losses(scores) < knob
-    ok[:, -1] = True
-    return np.argmax(ok, axis=1)
+def utilities(scores: np.ndarray, relative_costs: Sequence[float], knob: float) -> np.ndarray:
+    """``p_m - λ c_m`` for every prompt and model (cheapest first); at ``x = 1`` only the price counts."""
+    costs = np.asarray(relative_costs, dtype=np.float64)
+    lam = price_weight(knob)
+    if math.isinf(lam):
+        return np.broadcast_to(-costs, np.shape(scores)).copy()
+    quality = 0.5 * (1.0 + np.tanh(0.5 * np.asarray(scores, dtype=np.float64)))
+    return quality - lam * costs
+
+
+def choose_indices(scores: np.ndarray, knob: float, relative_costs: Sequence[float]) -> np.ndarray:
+    """The ladder index each prompt goes to at ``knob`` (the first, i.e. cheapest, of equal utilities)."""
+    return np.argmax(utilities(scores, relative_costs, knob), axis=1)
 
 
 def quality_order(scores_row: np.ndarray) -> list[int]:
@@ -129,40 +144,43 @@ class MultiDecision(msgspec.Struct, frozen=True):
     """Where one prompt goes among N models, and where it falls back to."""
 
     model: str
-    #: Largest predicted probability that a pricier model beats the chosen one (the knob compares it).
-    loss: float
+    #: The chosen model's predicted quality ``sigmoid(s_m)``.
+    quality: float
     #: The other models, best predicted first: the order fallback tries them in.
     fallbacks: tuple[str, ...]
 
 
 def decide(scores_row: np.ndarray, knob: float, ladder: ModelLadder) -> MultiDecision:
     """Route one prompt given its scores (cheapest first)."""
-    row = np.asarray(scores_row, dtype=np.float64)[None, :]
-    index = int(choose_indices(row, knob)[0])
-    loss = float(losses(row)[0, index])
-    order = [ladder.names[i] for i in quality_order(row[0]) if i != index]
-    return MultiDecision(ladder.names[index], loss, tuple(order))
+    row = np.asarray(scores_row, dtype=np.float64)
+    index = int(choose_indices(row[None, :], knob, ladder.relative_costs)[0])
+    quality = float(0.5 * (1.0 + np.tanh(0.5 * row[index])))
+    order = [ladder.names[i] for i in quality_order(row) if i != index]
+    return MultiDecision(ladder.names[index], quality, tuple(order))
 
 
-def decide_row(row: Sequence[float], knob: float, ladder: ModelLadder) -> MultiDecision:
-    """:func:`decide` in plain Python for one prompt (the server's hot path; N is small)."""
+def decide_row(
+    row: Sequence[float], knob: float, ladder: ModelLadder, costs: Sequence[float] | None = None
+) -> MultiDecision:
+    """:func:`decide` in plain Python for one prompt (the server's hot path; N is small).
+    ``costs``: ``ladder.relative_costs``, precomputed by the caller."""
     n = len(row)
+    costs = ladder.relative_costs if costs is None else costs
     tanh = math.tanh
-    index, loss = n - 1, 0.0
-    best_after = row[n - 1]
-    losses = [0.0] * n
-    for i in range(n - 2, -1, -1):  # largest score among pricier models, from the top down
-        losses[i] = 0.5 + 0.5 * tanh(0.5 * (best_after - row[i]))
-        if row[i] > best_after:
-            best_after = row[i]
-    for i in range(n - 1):
-        if losses[i] < knob:
-            index, loss = i, losses[i]
-            break
+    if knob >= 1.0:
+        index = min(range(n), key=costs.__getitem__)
+    else:
+        lam = knob / (1.0 - knob)
+        index, best = 0, -math.inf
+        for i in range(n):
+            utility = 0.5 * (1.0 + tanh(0.5 * row[i])) - lam * costs[i]
+            if utility > best:
+                index, best = i, utility
     names = ladder.names
     # best predicted first; candidates listed priciest first so that ties (stable sort) keep the pricier one
     order = sorted(range(n - 1, -1, -1), key=row.__getitem__, reverse=True)
-    return MultiDecision(names[index], loss, tuple([names[i] for i in order if i != index]))
+    quality = 0.5 * (1.0 + tanh(0.5 * row[index]))
+    return MultiDecision(names[index], quality, tuple([names[i] for i in order if i != index]))
 
 
 def uses_ladder_fallback(router: Router) -> bool:
@@ -179,9 +197,13 @@ def score_one(router: Router, prompt: str, names: Sequence[str], fallback: bool 
     if fallback is None:
         fallback = uses_ladder_fallback(router)
     if fallback:
-        w = min(max(float(router.calculate_strong_win_rate(prompt)), _EPS), 1.0 - _EPS)
-        step = (math.log(w) - math.log1p(-w)) / (len(names) - 1)
-        return [step * k for k in range(len(names))]
+        w = float(router.calculate_strong_win_rate(prompt))
+        top = len(names) - 1
+        out = []
+        for k in range(len(names)):
+            p = min(max(w * k / top, _EPS), 1.0 - _EPS)
+            out.append(math.log(p) - math.log1p(-p))
+        return out
     return [float(v) for v in model_scores(router, [prompt], names)[0]]
 
 

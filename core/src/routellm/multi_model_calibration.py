@@ -66,25 +66,20 @@ def knob_for(knobs: np.ndarray, spends: np.ndarray, target: float) -> float:
     return float(knobs[within[0]]) if within.size else 1.0
 
 
-def knob_grid(losses: np.ndarray) -> np.ndarray:
-    """Knob values worth trying: a regular grid plus the quantiles of the observed losses."""
-    finite = losses[np.isfinite(losses)]
-    quantiles = np.quantile(finite, np.linspace(0, 1, 1001)) if finite.size else np.zeros(0)
-    grid = np.concatenate([np.linspace(0.0, 1.0, 1001), quantiles, np.nextafter(quantiles, 2.0)])
-    return np.unique(np.clip(grid, 0.0, 1.0))
+def knob_grid() -> np.ndarray:
+    """Knob values tried: a regular grid plus price weights ``λ = x / (1 - x)`` from 1e-5 to 1e5 in log steps."""
+    lam = np.geomspace(1e-5, 1e5, 2001)
+    return np.unique(np.concatenate([np.linspace(0.0, 1.0, 1001), lam / (1.0 + lam)]))
 
 
-def spend_curve(scores: np.ndarray, costs: np.ndarray, knobs: np.ndarray) -> np.ndarray:
+def spend_curve(scores: np.ndarray, costs: np.ndarray, knobs: np.ndarray, relative_costs) -> np.ndarray:
     """Average cost per request at each knob value (scores and costs: ``(n, N)``, cheapest first)."""
-    from routellm.multi_model import losses
+    from routellm.multi_model import choose_indices
 
-    loss = losses(scores)
     out = np.empty(len(knobs))
     rows = np.arange(len(scores))
     for i, knob in enumerate(knobs):
-        ok = loss < knob
-        ok[:, -1] = True
-        out[i] = costs[rows, np.argmax(ok, axis=1)].mean()
+        out[i] = costs[rows, choose_indices(scores, float(knob), relative_costs)].mean()
     return out
 
 
@@ -96,14 +91,14 @@ def calibrate_scores(
     spend_shares: Sequence[float] = (),
     budgets: Sequence[float] = (),
     completion_tokens: float,
+    relative_costs,
     config_sha256: str = "",
     config: str = "",
 ) -> MultiModelCalibration:
-    """A router's knob calibration from its scores and the per-request costs on the calibration prompts."""
-    from routellm.multi_model import losses
-
-    knobs = knob_grid(losses(scores).ravel())
-    spend = spend_curve(scores, costs, knobs)
+    """A router's knob calibration from its scores and the per-request costs on the calibration prompts.
+    ``relative_costs``: the ladder's (what the server's rule prices models with)."""
+    knobs = knob_grid()
+    spend = spend_curve(scores, costs, knobs, relative_costs)
     always_best = float(costs[:, -1].mean())
     share = spend / always_best if always_best > 0 else np.zeros_like(spend)
     per_1k = spend * 1000.0
@@ -178,6 +173,7 @@ def calibrate_multi(
             spend_shares=spend_shares,
             budgets=budgets,
             completion_tokens=completion_tokens,
+            relative_costs=ladder.relative_costs,
             config_sha256=fingerprint_sha256(fingerprint),
             config=fingerprint["config"],
         )

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import typer
 
 
 def route_multi(prompt: str, router: str, knob: float, cfg: Any, *, as_json: bool = False) -> None:
-    """Print every model's score (cheapest first), each one's predicted loss to a pricier model, and the choice."""
-    import numpy as np
-
-    from routellm.multi_model import ModelLadder, decide, losses, model_scores
+    """Print every model's score (cheapest first), predicted quality, relative price and utility, and the choice."""
+    from routellm.multi_model import ModelLadder, decide, model_scores, utilities
     from routellm.server.settings import resolve_settings
 
     settings = resolve_settings(cfg.section("models"), cfg.section("server"), where=cfg.where)
@@ -24,7 +23,7 @@ def route_multi(prompt: str, router: str, knob: float, cfg: Any, *, as_json: boo
     finally:
         instance.close()
     chosen = decide(scores, knob, ladder)
-    loss = losses(np.asarray(scores)[None, :])[0]
+    utility = utilities(scores[None, :], ladder.relative_costs, knob)[0]
     if as_json:
         payload = {
             "router": router,
@@ -35,6 +34,7 @@ def route_multi(prompt: str, router: str, knob: float, cfg: Any, *, as_json: boo
         }
         typer.echo(json.dumps(payload))
         return
-    for name, score, value in zip(ladder.names, scores, loss, strict=True):
-        typer.echo(f"{name:32s} score {score:+.4f}  P(a pricier model beats it) {value:.4f}")
+    for name, score, cost, value in zip(ladder.names, scores, ladder.relative_costs, utility, strict=True):
+        quality = 0.5 * (1 + math.tanh(0.5 * score))
+        typer.echo(f"{name:32s} score {score:+.4f}  quality {quality:.4f}  relative price {cost:.4f}  utility {value:+.4f}")
     typer.echo(f"routed to: {chosen.model} (knob {knob}; fallback order: {', '.join(chosen.fallbacks)})")

@@ -55,13 +55,13 @@ class Router(abc.ABC):
     def batch_model_scores(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
         """Predicted quality of each of ``models`` for each prompt: shape ``(len(prompts), len(models))``.
 
-        Scores are on a logit scale: ``sigmoid(s[i, j] - s[i, k])`` is the predicted probability that
-        model ``j``'s answer to prompt ``i`` beats model ``k``'s (routing among N models, see
-        :mod:`routellm.multi_model`). Routers that know many models (``mf``, ``sw_ranking``) override
-        this. The default is the documented fallback for two-model routers, a cost-ordered ladder on
-        the strong win rate ``w``: ``models`` must come cheapest first (the routing engine passes
-        them so) and model ``k`` of ``N`` scores ``logit(w) * k / (N - 1)``, so the most expensive
-        beats the cheapest with probability ``w`` and each step up the ladder is an equal share of it.
+        Scores are logits: ``sigmoid(s[i, j])`` is model ``j``'s predicted quality on prompt ``i`` and
+        ``sigmoid(s[i, j] - s[i, k])`` the predicted probability that ``j``'s answer beats ``k``'s
+        (routing among N models, see :mod:`routellm.multi_model`). Routers that know many models
+        (``mf``, ``sw_ranking``) override this. The default is the documented fallback for two-model
+        routers, a cost-ordered ladder on the strong win rate ``w``: ``models`` must come cheapest
+        first (the routing engine passes them so) and model ``k`` of ``N`` gets predicted quality
+        ``w * k / (N - 1)``, so a higher win rate moves a request up the price ladder.
         """
         from routellm.multi_model import ladder_scores
 

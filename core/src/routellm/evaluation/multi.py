@@ -147,17 +147,20 @@ def quality_within(points: Sequence[CostPoint], cost: float) -> float | None:
 # --- sweeping ------------------------------------------------------------------------------------
 
 
-def sweep_knob(scores: np.ndarray, quality: np.ndarray, cost: np.ndarray, knobs: np.ndarray) -> list[CostPoint]:
-    """Average cost and quality at each knob (``scores``, ``quality``, ``cost``: ``(n, N)``, cheapest first)."""
-    from routellm.multi_model import losses
+def sweep_knob(
+    scores: np.ndarray, quality: np.ndarray, cost: np.ndarray, knobs: np.ndarray, relative_costs: np.ndarray | None = None
+) -> list[CostPoint]:
+    """Average cost and quality at each knob (``scores``, ``quality``, ``cost``: ``(n, N)``, cheapest first).
 
-    loss = losses(scores)
+    ``relative_costs``: each model's price relative to the most expensive (default: its average cost here)."""
+    from routellm.multi_model import choose_indices
+
+    if relative_costs is None:
+        relative_costs = average_relative_costs(cost)
     rows = np.arange(len(scores))
     points = []
     for knob in knobs:
-        ok = loss < knob
-        ok[:, -1] = True
-        chosen = np.argmax(ok, axis=1)
+        chosen = choose_indices(scores, float(knob), relative_costs)
         points.append(CostPoint(float(cost[rows, chosen].mean()), float(quality[rows, chosen].mean()), float(knob)))
     return points
 
@@ -171,14 +174,18 @@ def oracle_point(quality: np.ndarray, cost: np.ndarray) -> CostPoint:
     return CostPoint(float(cost[rows, chosen].mean()), float(quality[rows, chosen].mean()), label=ORACLE)
 
 
-def knob_values(scores: np.ndarray, num_points: int) -> np.ndarray:
-    """Knobs giving about ``num_points`` distinct operating points: quantiles of the observed losses, plus 0 and 1."""
-    from routellm.multi_model import losses
+def average_relative_costs(cost: np.ndarray) -> np.ndarray:
+    """Each model's average cost relative to the most expensive model's (the knob's price scale in evaluation)."""
+    means = np.asarray(cost, dtype=np.float64).mean(axis=0)
+    top = means.max()
+    return means / top if top > 0 else np.zeros_like(means)
 
-    finite = losses(scores)[:, :-1].ravel()
-    finite = finite[np.isfinite(finite)]
-    qs = np.quantile(finite, np.linspace(0, 1, num_points)) if finite.size else np.zeros(0)
-    return np.unique(np.clip(np.concatenate([[0.0], np.nextafter(qs, 2.0), [1.0 + 1e-12]]), 0.0, 1.0 + 1e-12))
+
+def knob_values(num_points: int) -> np.ndarray:
+    """Knobs 0, 1 and ``num_points`` values between whose price weights ``λ = x / (1 - x)`` are spaced
+    evenly in log scale from 1e-4 to 1e4."""
+    lam = np.geomspace(1e-4, 1e4, max(num_points, 2))
+    return np.concatenate([[0.0], lam / (1.0 + lam), [1.0]])
 
 
 def evaluate_multi(
@@ -227,7 +234,7 @@ def evaluate_multi(
         s = np.asarray(s, dtype=np.float64)
         if s.shape != quality.shape:
             raise ValueError(f"scores for '{name}' have shape {s.shape}, expected {quality.shape}")
-        curves[name] = sweep_knob(s, quality, cost, knob_values(s, num_points))
+        curves[name] = sweep_knob(s, quality, cost, knob_values(num_points))
     hulls = {name: nondecreasing_hull(np.array([[p.cost, p.quality] for p in pts])) for name, pts in curves.items()}
     hulls[SINGLE_HULL] = hull
     max_cost = max(float(h[:, 0].max()) for h in hulls.values())
