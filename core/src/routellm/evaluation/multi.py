@@ -182,10 +182,10 @@ def average_relative_costs(cost: np.ndarray) -> np.ndarray:
 
 
 def knob_values(num_points: int) -> np.ndarray:
-    """Knobs 0, 1 and ``num_points`` values between whose price weights ``λ = x / (1 - x)`` are spaced
-    evenly in log scale from 1e-4 to 1e4."""
+    """``num_points`` knobs evenly spaced in [0, 1] plus ``num_points`` whose price weights
+    ``λ = x / (1 - x)`` are spaced evenly in log scale from 1e-4 to 1e4."""
     lam = np.geomspace(1e-4, 1e4, max(num_points, 2))
-    return np.concatenate([[0.0], lam / (1.0 + lam), [1.0]])
+    return np.unique(np.concatenate([np.linspace(0.0, 1.0, max(num_points, 2)), lam / (1.0 + lam)]))
 
 
 def evaluate_multi(
