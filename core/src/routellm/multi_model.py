@@ -16,7 +16,7 @@ token, so the most expensive model costs 1). ``x = 0`` takes the best predicted 
 costs, ``x = 0.5`` gives up to one unit of predicted quality for the full price of the most expensive
 model, ``x = 1`` always takes the cheapest. Ties go to the cheaper model. The rule was chosen over a
 pairwise one ("the cheapest model no pricier model beats with probability x") on RouterBench's
-*train* split, where it reached a given accuracy at lower cost (see docs/benchmarks.md).
+*train* split (0.864 vs 0.861 accuracy at 40% of GPT-4's cost; see docs/benchmarks.md).
 """
 
 from __future__ import annotations
