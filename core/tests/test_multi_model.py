@@ -238,3 +238,16 @@ def test_example_config_loads(monkeypatch):
     settings = resolve_settings(cfg.section("models"), cfg.section("server"), where=cfg.where)
     assert [u.name for u in settings.ladder] == ["mixtral-8x7b-chat", "yi-34b-chat", "gpt-3.5-turbo-1106", "gpt-4-1106-preview"]
     assert settings.upstreams["yi-34b-chat"].api_key.reveal() == "sk-t"
+
+
+def test_fallback_fast_path_matches_the_ladder_scores():
+    from routellm.multi_model import decide_fallback, ladder_scores
+
+    ladder = ModelLadder(tuple("abcde"), (1, 2, 3, 5, 8), (1, 2, 4, 8, 16))
+    rng = np.random.default_rng(6)
+    for _ in range(300):
+        w, knob = float(rng.uniform()), float(rng.choice([0.0, 1.0, rng.uniform()]))
+        fast = decide_fallback(w, knob, ladder, ladder.relative_costs)
+        slow = decide(ladder_scores(np.array([w]), 5)[0], knob, ladder)
+        assert (fast.model, fast.fallbacks) == (slow.model, slow.fallbacks)
+        assert fast.quality == pytest.approx(slow.quality, rel=1e-9, abs=1e-9)

@@ -125,10 +125,10 @@ class RoutingEngine:
         self.ladder = ladder
         self._direct = frozenset(ladder.names if ladder is not None else models.tiers)
         if ladder is not None:  # kept off the import path: multi_model imports numpy
-            from routellm.multi_model import decide_row, score_one, uses_ladder_fallback
+            from routellm.multi_model import decide_fallback, decide_row, score_one, uses_ladder_fallback
 
             self._ladder_fallback = {name: uses_ladder_fallback(r) for name, r in self.routers.items()}
-            self._score_one, self._decide_row = score_one, decide_row
+            self._score_one, self._decide_row, self._decide_fallback = score_one, decide_row, decide_fallback
             self._relative_costs = ladder.relative_costs
         self.routing_input: RoutingInput = routing_input
         self._inline = {name: bool(getattr(router, "inline", False)) for name, router in self.routers.items()}
@@ -239,8 +239,13 @@ class RoutingEngine:
         if self.ladder is not None:
             start = time.perf_counter()
             name = parsed.router
-            scores = self._score_one(self.routers[name], prompt, self.ladder.names, self._ladder_fallback[name])
-            chosen = self._decide_row(scores, parsed.threshold, self.ladder, self._relative_costs)
+            router = self.routers[name]
+            if self._ladder_fallback[name]:  # a two-model router: its win rate, up the price ladder
+                win_rate = router.calculate_strong_win_rate(prompt)
+                chosen = self._decide_fallback(win_rate, parsed.threshold, self.ladder, self._relative_costs)
+            else:
+                scores = self._score_one(router, prompt, self.ladder.names, False)
+                chosen = self._decide_row(scores, parsed.threshold, self.ladder, self._relative_costs)
             seconds = time.perf_counter() - start
             return Decision(chosen.model, parsed.router, parsed.threshold, chosen.quality, seconds, chosen.fallbacks)
         start = time.perf_counter()

@@ -183,6 +183,26 @@ def decide_row(
     return MultiDecision(names[index], quality, tuple([names[i] for i in order if i != index]))
 
 
+def decide_fallback(win_rate: float, knob: float, ladder: ModelLadder, costs: Sequence[float]) -> MultiDecision:
+    """:func:`decide_row` for a two-model router's ladder fallback, straight from its win rate ``w``
+    (predicted quality ``w * k / (N - 1)``; no logits): the server's hot path for ``random`` & co."""
+    names = ladder.names
+    n = len(names)
+    top = n - 1
+    w = min(max(float(win_rate), _EPS), 1.0 - _EPS)
+    if knob >= 1.0:
+        index = min(range(n), key=costs.__getitem__)
+    else:
+        lam = knob / (1.0 - knob)
+        index, best = 0, -math.inf
+        for k in range(n):
+            utility = max(w * k / top, _EPS) - lam * costs[k]
+            if utility > best:
+                index, best = k, utility
+    # quality rises with the price, so the fallback order is the ladder from the top down
+    return MultiDecision(names[index], max(w * index / top, _EPS), tuple([names[k] for k in range(top, -1, -1) if k != index]))
+
+
 def uses_ladder_fallback(router: Router) -> bool:
     """Whether ``router`` scores N models through the base class's ladder fallback."""
     from routellm.router import Router as Base
