@@ -71,10 +71,10 @@ def test_route_prints_each_models_score(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(
         "routers: {random: {seed: 1}}\nmodels:\n"
-        "  - {name: big, api_key: k, price: {input: 10, output: 30}}\n"
+        "  - {name: big, api_key_env: UNSET_KEY_FOR_ROUTE, price: {input: 10, output: 30}}\n"
         "  - {name: tiny, api_key: k, price: {input: 0.1, output: 0.1}}\n"
         "  - {name: mid, api_key: k, price: {input: 1, output: 2}}\n"
-    )
+    )  # routing one prompt reads no key
     result = run_cli("route", "hello", "--router", "random", "--threshold", "0", "--config", str(config), "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)

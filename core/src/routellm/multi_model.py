@@ -236,8 +236,21 @@ def neighbours(ladder: ModelLadder, model: str) -> tuple[str, ...]:
 # --- config: the ``models:`` list ------------------------------------------------------------
 
 
-def resolve_model_list(models: list[Any], overrides: Overrides, *, where: str) -> tuple[Upstream, ...]:
-    """Validate a ``models:`` list into upstreams, cheapest first; one clear error per mistake."""
+def ladder_from_config(models: Any, *, where: str = "config") -> ModelLadder:
+    """The ladder of a config's ``models:`` list, validated but without reading API keys (for
+    ``routellm calibrate`` and ``routellm route``, which call no upstream)."""
+    from routellm.server.settings import Overrides
+
+    if not isinstance(models, list):
+        raise ConfigError(f"{where}: models: must be a list of priced models for N-model routing")
+    return ModelLadder.from_upstreams(resolve_model_list(models, Overrides(), where=where, keys=False))
+
+
+def resolve_model_list(
+    models: list[Any], overrides: Overrides, *, where: str, keys: bool = True
+) -> tuple[Upstream, ...]:
+    """Validate a ``models:`` list into upstreams, cheapest first; one clear error per mistake.
+    ``keys=False`` leaves API keys unread (no environment variable needs to be set)."""
     import os
 
     from routellm.server.settings import (
@@ -282,7 +295,12 @@ def resolve_model_list(models: list[Any], overrides: Overrides, *, where: str) -
         base = section.base_url or overrides.base_url or DEFAULT_BASE_URL
         if not base.startswith(("http://", "https://")):
             raise ConfigError(f"{label}: base_url must start with http:// or https://, got '{base}'")
-        key = _key(section, None, label) or (Secret(overrides.api_key) if overrides.api_key else default_key)
+        if keys:
+            key = _key(section, None, label) or (Secret(overrides.api_key) if overrides.api_key else default_key)
+        else:
+            if section.api_key and section.api_key_env:
+                raise ConfigError(f"{label}: give either 'api_key' or 'api_key_env', not both")
+            key = None
         upstreams.append(Upstream(section.name, base, section.model or section.name, key, section.price))
     order = ladder_order([u.price for u in upstreams])
     return tuple(upstreams[i] for i in order)

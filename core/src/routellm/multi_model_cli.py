@@ -11,12 +11,9 @@ import typer
 
 def route_multi(prompt: str, router: str, knob: float, cfg: Any, *, as_json: bool = False) -> None:
     """Print every model's score (cheapest first), predicted quality, relative price and utility, and the choice."""
-    from routellm.multi_model import ModelLadder, decide, model_scores, utilities
-    from routellm.server.settings import resolve_settings
+    from routellm.multi_model import decide, ladder_from_config, model_scores, utilities
 
-    settings = resolve_settings(cfg.section("models"), cfg.section("server"), where=cfg.where)
-    ladder = ModelLadder.from_settings(settings)
-    assert ladder is not None
+    ladder = ladder_from_config(cfg.section("models"), where=cfg.where)
     instance = cfg.create_router(router)
     try:
         scores = model_scores(instance, [prompt], ladder.names)[0]

@@ -51,9 +51,8 @@ def calibrate_multi_command(
     """``routellm calibrate`` for a ``models:`` list: knob per router for each spend target."""
     from routellm.calibrate import load_prompts
     from routellm.errors import ConfigError
-    from routellm.multi_model import ModelLadder
+    from routellm.multi_model import ladder_from_config
     from routellm.multi_model_calibration import calibrate_multi
-    from routellm.server.settings import resolve_settings
 
     if not spend_shares and not budgets:
         raise ConfigError("with a models: list, give a target: --spend-share 0.4 and/or --usd-per-1k 2.5")
@@ -63,9 +62,7 @@ def calibrate_multi_command(
     for budget in budgets:
         if not budget >= 0.0:
             raise ConfigError(f"--usd-per-1k must be 0 or more, got {budget}")
-    settings = resolve_settings(cfg.section("models"), cfg.section("server"), where=cfg.where)
-    ladder = ModelLadder.from_settings(settings)
-    assert ladder is not None
+    ladder = ladder_from_config(cfg.section("models"), where=cfg.where)
     prompts = sorted(set(load_prompts(dataset)))
     entries, path = calibrate_multi(
         routers,
