@@ -159,6 +159,11 @@ def route_command(
     from routellm.server.settings import model_pair
 
     cfg = load_config(config)
+    if isinstance(cfg.section("models"), list):
+        from routellm.multi_model_cli import route_multi
+
+        route_multi(prompt, router, threshold, cfg, as_json=as_json)
+        return
     configured = model_pair(cfg.section("models"), where=cfg.where)
     models = ModelPair(strong=strong_model or configured.strong, weak=weak_model or configured.weak)
     instance = cfg.create_router(router)

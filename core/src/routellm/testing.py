@@ -394,7 +394,7 @@ def routing_server(
     routers: tuple[str, ...] = ("random",),
     config: dict[str, Any] | None = None,
     server: dict[str, Any] | None = None,
-    models: dict[str, Any] | None = None,
+    models: dict[str, Any] | list[dict[str, Any]] | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Run ``routellm serve``'s app on loopback against ``upstream_url``; yield ``(base_url, app)``.
 
@@ -403,6 +403,7 @@ def routing_server(
     """
     from routellm.config import parse_config
     from routellm.engine import RoutingEngine
+    from routellm.multi_model import ModelLadder
     from routellm.routing import ModelPair
     from routellm.server.app import create_app
     from routellm.server.settings import resolve_settings
@@ -423,6 +424,7 @@ def routing_server(
         ModelPair(settings.strong.name, settings.weak.name),
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
+        ladder=ModelLadder.from_settings(settings),
     )
     app = create_app(settings, engine)
     with serve_in_thread(app) as url:

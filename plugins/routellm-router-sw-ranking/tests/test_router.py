@@ -169,3 +169,14 @@ def test_hub_folder_failure_says_what_to_do(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(ConfigError, match=r"cannot get 'someone/sw-ranking-data' from the Hugging Face Hub.*routellm train"):
         SWRankingRouter.from_config({"checkpoint_path": "someone/sw-ranking-data"})
+
+
+def test_model_scores_are_tier_ratings_consistent_with_the_win_rate(router, battles_slice):
+    prompts = load_battles(battles_slice)["prompt"].unique().sort().to_list()[:12]
+    weak, strong = router.weak_model, router.strong_model
+    scores = router.batch_model_scores(prompts, [weak, strong])
+    assert scores.shape == (len(prompts), 2)
+    gap = scores[:, 1] - scores[:, 0]
+    np.testing.assert_allclose(1 / (1 + np.exp(-gap)), router.batch_calculate_win_rate(prompts), rtol=1e-9)
+    with pytest.raises(ConfigError, match="not in the battles"):
+        router.batch_model_scores(prompts[:1], ["no-such-model", strong])
