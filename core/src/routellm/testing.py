@@ -348,14 +348,18 @@ async def _send_json(send, status: int, payload: Any) -> None:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yield ``http://host:port``."""
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, http: Any = "auto") -> Iterator[str]:
+    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yield ``http://host:port``.
+
+    ``http``: uvicorn's HTTP protocol (a name or a class)."""
     import threading
     import time
 
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", http=http
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="routellm-test-server", daemon=True)
     thread.start()
@@ -418,6 +422,10 @@ def routing_server(
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
     )
+    from routellm.server.protocol import TimedHttpToolsProtocol
+
     app = create_app(settings, engine)
-    with serve_in_thread(app) as url:
+    # The server's own protocol, with this server's request deadline (a class per server, not a global).
+    protocol = type("Protocol", (TimedHttpToolsProtocol,), {"request_timeout": settings.server.request_timeout})
+    with serve_in_thread(app, http=protocol) as url:
         yield f"{url}/v1", app
