@@ -21,7 +21,7 @@ import httpx
 import msgspec
 from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, InternalServerException, NotAuthorizedException
+from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.handlers import BaseRouteHandler
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
@@ -110,6 +110,7 @@ class _State:
         self.created = int(time.time())
         self.request_timeout = settings.server.request_timeout
         self.max_response_bytes = settings.server.max_response_bytes
+        self.max_body_bytes = settings.server.max_body_bytes
         #: Routers that have not scored their warm-up prompt yet (``/health`` is 503 until empty).
         self.warming: set[str] = set(engine.routers)
         self.warmup_error: str | None = None
@@ -167,17 +168,24 @@ def create_app(
 
     @post(CHAT_PATH, guards=guards, status_code=200)
     async def chat_completions(request: Request) -> ASGIApp:
-        try:
-            async with asyncio.timeout(state.request_timeout):
-                raw = await request.body()
-        except TimeoutError:
-            metrics.requests.inc("-", "-", "408")
-            message = f"request body not received within {state.request_timeout:g} s (server.request_timeout)"
-            return _error(408, message, headers=[(b"connection", b"close")])
-        except InternalServerException:  # the client went away while sending its body
-            metrics.requests.inc("-", "-", str(CLIENT_GONE))
-            return _error(CLIENT_GONE, "client closed the request")
-        return await _chat_until_disconnect(state, raw, request.receive)
+        receive = request.receive
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            raw = message.get("body", b"")  # the usual case: the body came with the headers
+            if len(raw) > state.max_body_bytes:
+                raise HTTPException(status_code=413)
+        else:
+            try:
+                async with asyncio.timeout(state.request_timeout):
+                    raw = await _rest_of_body(message, receive, state.max_body_bytes)
+            except TimeoutError:
+                metrics.requests.inc("-", "-", "408")
+                message = f"request body not received within {state.request_timeout:g} s (server.request_timeout)"
+                return _error(408, message, headers=[(b"connection", b"close")])
+            except ConnectionAbortedError:  # the client went away while sending its body
+                metrics.requests.inc("-", "-", str(CLIENT_GONE))
+                return _error(CLIENT_GONE, "client closed the request")
+        return await _chat_until_disconnect(state, raw, receive)
 
     @get("/v1/models", guards=guards)
     async def list_models() -> Response:
@@ -245,6 +253,30 @@ def _decision_headers(decision: Decision, attempt: Attempt) -> tuple[list[tuple[
     return headers, content_type
 
 
+async def _rest_of_body(first: Any, receive: Any, limit: int) -> bytes:
+    """The request body from its first ASGI message on; 413 past ``limit``, ``ConnectionAbortedError``
+    when the client goes away."""
+    parts: list[bytes] = []
+    size = 0
+    message = first
+    while True:
+        if message["type"] == "http.disconnect":
+            raise ConnectionAbortedError
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            raise HTTPException(status_code=413)
+        parts.append(part)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+        message = await receive()
+
+
+#: Seconds before a non-streaming request starts watching for its client's disconnect: answers
+#: faster than this never pay for the watcher task.
+WATCH_AFTER = 0.05
+
+
 async def _chat_until_disconnect(state: _State, raw: bytes, receive: Any) -> ASGIApp:
     """:func:`_chat`, cancelled (upstream call included) when the client goes away before the answer.
 
@@ -253,6 +285,7 @@ async def _chat_until_disconnect(state: _State, raw: bytes, receive: Any) -> ASG
     """
     task = asyncio.current_task()
     gone = False
+    watcher: asyncio.Task | None = None
 
     async def watch() -> None:
         nonlocal gone
@@ -263,7 +296,12 @@ async def _chat_until_disconnect(state: _State, raw: bytes, receive: Any) -> ASG
                 task.cancel()  # type: ignore[union-attr]
                 return
 
-    watcher = asyncio.ensure_future(watch())
+    def start_watching() -> None:
+        nonlocal watcher
+        watcher = loop.create_task(watch())
+
+    loop = asyncio.get_running_loop()
+    timer = loop.call_later(WATCH_AFTER, start_watching)
     try:
         return await _chat(state, raw)
     except asyncio.CancelledError:
@@ -273,7 +311,9 @@ async def _chat_until_disconnect(state: _State, raw: bytes, receive: Any) -> ASG
         state.metrics.requests.inc("-", "-", str(CLIENT_GONE))
         return _error(CLIENT_GONE, "client closed the request")
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def _chat(state: _State, raw: bytes) -> ASGIApp:
