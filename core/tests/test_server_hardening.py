@@ -15,8 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import msgspec
@@ -25,7 +23,7 @@ import pytest
 from routellm.errors import ConfigError
 from routellm.model_names import MAX_NAME_LENGTH, ModelNameError, parse_model_name
 from routellm.server.settings import Overrides, resolve_settings
-from routellm.testing import openai_upstream, routing_server, serve_in_thread
+from routellm.testing import SlowUpstream, openai_upstream, raw_upstream, routing_server, serve_in_thread
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mixtral-8x7b-instruct-v0.1"
@@ -161,42 +159,6 @@ def test_bad_requests_are_openai_shaped_400s_and_counted(server, upstream, body,
     assert upstream.requests == []  # direct model names are checked too: nothing was forwarded
 
 
-@contextmanager
-def raw_upstream(answer: bytes) -> Iterator[str]:
-    """A TCP server that reads a request and answers ``answer`` verbatim, then closes; yields its /v1 URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    sock.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(2)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, rest = data.partition(b"\r\n\r\n")
-                length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
-                while len(rest) < length:
-                    rest += conn.recv(65536)
-                conn.sendall(answer)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    finally:
-        stop.set()
-        thread.join(2)
-        sock.close()
-
-
 def _http(body: bytes, *headers: str) -> bytes:
     head = "".join(f"{h}\r\n" for h in headers)
     return f"HTTP/1.1 200 OK\r\ncontent-length: {len(body)}\r\n{head}connection: close\r\n\r\n".encode() + body
@@ -247,31 +209,6 @@ def test_litestar_errors_on_the_chat_path_are_counted(upstream):
 
 
 # --- 3. a non-streaming client that goes away cancels the upstream call ---------------------------
-
-
-class SlowUpstream:
-    """Answers after ``delay`` s unless the caller disconnects first; counts both outcomes."""
-
-    def __init__(self, delay: float) -> None:
-        self.delay, self.finished, self.abandoned = delay, 0, 0
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        while (await receive()).get("more_body"):
-            pass
-        sleeper = asyncio.ensure_future(asyncio.sleep(self.delay))
-        gone = asyncio.ensure_future(receive())
-        done, _ = await asyncio.wait({sleeper, gone}, return_when=asyncio.FIRST_COMPLETED)
-        if gone in done:
-            sleeper.cancel()
-            self.abandoned += 1
-            return
-        gone.cancel()
-        self.finished += 1
-        body = b'{"id": "x", "object": "chat.completion", "model": "m", "choices": []}'
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
 
 
 def test_client_disconnect_cancels_the_upstream_call():
@@ -398,7 +335,9 @@ def test_openapi_schema_is_served_from_the_structs(server):
     assert set(doc["paths"]) == {"/v1/chat/completions", "/v1/models", "/health", "/metrics"}
     request = doc["components"]["schemas"]["ChatCompletionRequest"]
     assert set(request["required"]) == {"model", "messages"}
-    assert request["properties"]["model"]["maxLength"] == MAX_NAME_LENGTH
+    listed, pattern = request["properties"]["model"]["anyOf"]
+    assert listed["enum"] == ["router-random-0.5", STRONG, WEAK] and pattern["maxLength"] == MAX_NAME_LENGTH
+    assert re.match(pattern["pattern"], "router-mf-p12.5") and re.match(pattern["pattern"], "router-x-1e-05")
     chat = doc["paths"]["/v1/chat/completions"]["post"]
     assert {"200", "400", "502"} <= set(chat["responses"])
 

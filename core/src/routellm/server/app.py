@@ -133,7 +133,10 @@ def create_app(
 
     metrics = ServerMetrics()
     state = _State(settings, engine, metrics)
-    openapi_json = msgspec.json.encode(openapi_document(secured=bool(state.keys)))
+    listed = [format_model_name(name, t) for name in engine.routers for t in settings.server.listed_thresholds]
+    openapi_json = msgspec.json.encode(
+        openapi_document(secured=bool(state.keys), model_names=[*listed, *settings.upstreams])
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

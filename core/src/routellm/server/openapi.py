@@ -81,12 +81,24 @@ def _json(ref: str, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": ref}}}}
 
 
-def openapi_document(*, secured: bool) -> dict[str, Any]:
-    """The OpenAPI document for this server (``secured``: routes under ``/v1`` need a bearer key)."""
+#: A router model name, as a JSON Schema pattern (:mod:`routellm.model_names` has the exact rules).
+ROUTER_NAME_PATTERN = r"^router-[A-Za-z0-9_.-]+-(p?[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?)$"
+
+
+def openapi_document(*, secured: bool, model_names: list[str] | None = None) -> dict[str, Any]:
+    """The OpenAPI document for this server (``secured``: routes under ``/v1`` need a bearer key;
+    ``model_names``: the names ``/v1/models`` lists, offered as examples of ``model``)."""
     (chat, completion, models, health, error), components = msgspec.json.schema_components(
         [ChatCompletionRequest, ChatCompletion, ModelList, Health, ErrorBody],
         ref_template="#/components/schemas/{name}",
     )
+    if model_names:
+        model = components["ChatCompletionRequest"]["properties"]["model"]
+        components["ChatCompletionRequest"]["properties"]["model"] = {
+            "anyOf": [{"enum": list(model_names)}, {**model, "pattern": ROUTER_NAME_PATTERN}],
+            "description": "A router model name (router-<router>-<threshold> or router-<router>-p<percent>) "
+            "or the strong or weak model's name",
+        }
     errors = {status: _json(error["$ref"], text) for status, text in _ERRORS.items()}
     security: list[dict[str, list[str]]] = [{"bearer": []}] if secured else []
     chat_op = {

@@ -233,7 +233,7 @@ class UpstreamClient:
                     await read_capped(response, self.server.max_response_bytes)
                     await response.aclose()
                     return Attempt(upstream, response, seconds=time.perf_counter() - start)
-                if stream and status == 200:
+                if stream and status == 200 and _is_event_stream(response):
                     iterator = response.aiter_raw()
                     first = b""
                     async for chunk in iterator:
@@ -329,6 +329,12 @@ class UpstreamClient:
             reason,
             status,
         )
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    """Whether a 200 answer to a stream request is SSE; any other body (an upstream that ignored
+    ``stream``, or a broken one) is read whole and checked like a non-streaming answer."""
+    return response.headers.get("content-type", "").startswith("text/event-stream")
 
 
 def _failed(status: int) -> bool:
