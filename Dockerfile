@@ -12,9 +12,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
-RUN python -m venv /opt/venv
 # CPU wheels only: no CUDA libraries in the image.
-RUN pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"
+RUN python -m venv /opt/venv \
+    && pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"
 WORKDIR /src
 COPY core/ core/
 COPY plugins/routellm-router-random/ plugins/routellm-router-random/
@@ -36,7 +36,7 @@ RUN groupadd --system --gid 10001 routellm \
     && chown routellm:routellm /models
 COPY --from=build /opt/venv /opt/venv
 COPY --chown=routellm:routellm deploy/config.yaml /config/config.yaml
-USER routellm
+USER 10001:10001
 WORKDIR /home/routellm
 EXPOSE 6060
 # 200 only once every router has scored its warm-up prompt.
