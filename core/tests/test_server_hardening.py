@@ -480,3 +480,10 @@ def test_settings_struct_round_trips():
     # The options the CLI hands to workers survive msgspec (no secrets inside: checked by the CLI test).
     settings = resolve_settings({}, {"request_timeout": 5, "max_response_bytes": 1000})
     assert msgspec.to_builtins(settings.server)["request_timeout"] == 5
+
+
+def test_bytes_that_are_not_http_get_an_openai_shaped_400(server):
+    base, _ = server
+    answer = _send_raw(base, b"GARBAGE\x00\x01 / HTTP/9\r\n\r\n", wait=5)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["error"]["type"] == "invalid_request_error"

@@ -16,10 +16,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 #: What ``uvicorn.run(http=...)`` takes, also in worker processes (an import string).
 PROTOCOL = "routellm.server.protocol:TimedHttpToolsProtocol"
 
-_408 = (
-    b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
-    b"content-length: %d\r\n\r\n%s"
-)
+_HEAD = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: %d\r\n\r\n"
 
 
 class TimedHttpToolsProtocol(HttpToolsProtocol):
@@ -57,10 +54,17 @@ class TimedHttpToolsProtocol(HttpToolsProtocol):
 
     def _timed_out(self) -> None:
         self._header_timer = None
-        if self.transport.is_closing():
-            return
+        if not self.transport.is_closing():
+            self._close_with(408, f"request headers not received within {self.request_timeout:g} s")
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to bytes that are not HTTP, OpenAI-shaped instead of plain text."""
+        self._close_with(400, f"invalid HTTP request: {msg}")
+
+    def _close_with(self, status: int, message: str) -> None:
         from routellm.server.schemas import error_json
 
-        body = error_json(408, f"request headers not received within {self.request_timeout:g} s")
-        self.transport.write(_408 % (len(body), body))
+        body = error_json(status, message)
+        reason = b"Request Timeout" if status == 408 else b"Bad Request"
+        self.transport.write(_HEAD % (status, reason, len(body)) + body)
         self.transport.close()
