@@ -407,6 +407,7 @@ def test_metrics_add_up_across_worker_processes(tmp_path):
         "m = ServerMetrics()\n"
         "m.requests.inc('random', 'big', '200', amount=3)\n"
         "m.routing_seconds.observe(0.001, 'random')\n"
+        "m.flush()\n"
     )
     env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PATH": ""}
     for _ in range(2):  # two "workers"
@@ -487,3 +488,23 @@ def test_bytes_that_are_not_http_get_an_openai_shaped_400(server):
     answer = _send_raw(base, b"GARBAGE\x00\x01 / HTTP/9\r\n\r\n", wait=5)
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400") and json.loads(body)["error"]["type"] == "invalid_request_error"
+
+
+def test_buffered_metrics_render_exactly_what_prometheus_client_would():
+    import prometheus_client
+
+    from routellm.server.metrics import ServerMetrics
+
+    metrics = ServerMetrics()
+    values = [0.0, 1e-5, 1e-5 * 1.0001, 0.003, 0.5, 100.0]
+    registry = prometheus_client.CollectorRegistry()
+    reference = prometheus_client.Histogram("x", "x", ["router"], registry=registry, buckets=metrics.routing_seconds.bounds)
+    for value in values:
+        metrics.routing_seconds.observe(value, "r")
+        reference.labels("r").observe(value)
+    mine = [line for line in metrics.render().decode().splitlines() if line.startswith("routellm_routing_seconds_")]
+    theirs = prometheus_client.generate_latest(registry).decode().splitlines()
+    assert mine == [line.replace("x_", "routellm_routing_seconds_", 1) for line in theirs if line.startswith("x_")]
+    metrics.requests.inc("r", "m", "200", amount=2)
+    metrics.requests.inc("r", "m", "200")
+    assert 'routellm_requests_total{model="m",router="r",status="200"} 3.0' in metrics.render().decode()

@@ -147,11 +147,14 @@ def create_app(
 
         state.upstream = UpstreamClient(settings, client, on_error=on_error)
         warming = await warm_up(state)
+        flusher = asyncio.ensure_future(metrics.flush_every()) if metrics.multiprocess else None
         try:
             yield
         finally:
-            if warming is not None:
-                warming.cancel()
+            for task in (warming, flusher):
+                if task is not None:
+                    task.cancel()
+            metrics.flush()
             if http_client is None:
                 await client.aclose()
             if close_engine:

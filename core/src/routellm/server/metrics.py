@@ -1,6 +1,7 @@
 """Server metrics in the Prometheus text format (``GET /metrics``), kept with ``prometheus_client``.
 
-Each app gets its own registry (no module state). With ``--workers N``, ``routellm serve`` sets
+Each app gets its own registry (no module state). Recording costs a dict update; the sums reach
+prometheus_client at each scrape and, in multiprocess mode, every second. With ``--workers N``, ``routellm serve`` sets
 ``PROMETHEUS_MULTIPROC_DIR`` before the workers start: every worker then writes its values to files
 there, and a scrape of any worker reads them all (prometheus_client's multiprocess mode), so totals
 are right for any N. Labels are router and model names only, never keys or URLs.
@@ -8,7 +9,10 @@ are right for any N. Labels are router and model names only, never keys or URLs.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from bisect import bisect_left
+from collections import defaultdict
 from typing import Any
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -18,8 +22,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _Family:
-    """A labelled prometheus_client metric with its children cached by label values (``labels()`` takes a
-    lock and validates each call; the cache makes recording a dict lookup and an increment)."""
+    """A labelled prometheus_client metric. Recording is a dict update on the event loop (the old
+    hand-written registry's cost); :meth:`flush` hands the sums to prometheus_client, which is what a
+    scrape reads (and, in multiprocess mode, what the other workers read)."""
 
     def __init__(self, metric: Any) -> None:
         self.metric = metric
@@ -33,13 +38,42 @@ class _Family:
 
 
 class Counter(_Family):
+    def __init__(self, metric: Any) -> None:
+        super().__init__(metric)
+        self.pending: defaultdict[tuple[str, ...], float] = defaultdict(float)
+
     def inc(self, *labels: str, amount: float = 1.0) -> None:
-        self.child(labels).inc(amount)
+        self.pending[labels] += amount
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, defaultdict(float)
+        for labels, amount in pending.items():
+            self.child(labels).inc(amount)
 
 
 class Histogram(_Family):
+    def __init__(self, metric: Any, buckets: tuple[float, ...]) -> None:
+        super().__init__(metric)
+        self.bounds = buckets
+        #: Per label set: the count per bucket (the last one +Inf), then the sum.
+        self.pending: dict[tuple[str, ...], list[float]] = {}
+
     def observe(self, value: float, *labels: str) -> None:
-        self.child(labels).observe(value)
+        entry = self.pending.get(labels)
+        if entry is None:
+            entry = self.pending[labels] = [0] * (len(self.bounds) + 2)
+        entry[bisect_left(self.bounds, value)] += 1  # prometheus_client's rule: value <= upper bound
+        entry[-1] += value
+
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for labels, entry in pending.items():
+            child = self.child(labels)
+            # prometheus_client keeps one value per bucket and the sum; add each bucket's count at once.
+            for bucket, count in zip(child._buckets, entry[:-1], strict=True):
+                if count:
+                    bucket.inc(count)
+            child._sum.inc(entry[-1])
 
 
 class ServerMetrics:
@@ -58,7 +92,7 @@ class ServerMetrics:
             return Counter(prometheus_client.Counter(name, doc, labels, registry=r))
 
         def histogram(name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> Histogram:
-            return Histogram(prometheus_client.Histogram(name, doc, labels, registry=r, buckets=buckets))
+            return Histogram(prometheus_client.Histogram(name, doc, labels, registry=r, buckets=buckets), buckets)
 
         self.requests = counter(
             "routellm_requests_total",
@@ -94,9 +128,34 @@ class ServerMetrics:
             ("model",),
         )
 
+    @property
+    def families(self) -> tuple[Counter | Histogram, ...]:
+        return (
+            self.requests,
+            self.routing_seconds,
+            self.upstream_seconds,
+            self.upstream_errors,
+            self.fallbacks,
+            self.tokens,
+            self.disconnects,
+        )
+
+    def flush(self) -> None:
+        """Hand what was recorded since the last flush to prometheus_client."""
+        for family in self.families:
+            family.flush()
+
+    async def flush_every(self, seconds: float = 1.0) -> None:
+        """Flush periodically (multiprocess mode: another worker may answer the scrape)."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.flush()
+
     def render(self) -> bytes:
         """The exposition text: this process's registry, or every worker's files in multiprocess mode."""
         from prometheus_client import CollectorRegistry, generate_latest
+
+        self.flush()
 
         if not self.multiprocess:
             return generate_latest(self.registry)
