@@ -425,11 +425,15 @@ def test_recalibrate_warning_ignores_non_scoring_options_and_prints_a_command_th
     from routellm.engine import RoutingEngine
     from routellm.routing import ModelPair
 
+    import polars as pl
+
+    small = tmp_path / "battles.parquet"  # 60 battles: enough to calibrate, fast to score
+    pl.read_parquet(battles_file).head(60).write_parquet(small)
     config = tmp_path / "c.yaml"
     config.write_text("routers:\n  random: {seed: 1}\ncalibration:\n  file: cal.json\n")
     env = {**__import__("os").environ}
     subprocess.run(
-        [sys.executable, "-m", "routellm.cli", "calibrate", "--routers", "random", "--dataset", str(battles_file),
+        [sys.executable, "-m", "routellm.cli", "calibrate", "--routers", "random", "--dataset", str(small),
          "--config", str(config)],
         check=True, capture_output=True, env=env, timeout=120,
     )  # fmt: skip
@@ -444,7 +448,7 @@ def test_recalibrate_warning_ignores_non_scoring_options_and_prints_a_command_th
     warning = caplog.text
     assert warning.count("changed since it was calibrated") == 1
     command = shlex.split(warning.split("recalibrate with: ")[1].strip().splitlines()[0])
-    assert command[:2] == ["routellm", "calibrate"] and str(battles_file) in command
+    assert command[:2] == ["routellm", "calibrate"] and str(small) in command
     ran = subprocess.run([sys.executable, "-m", "routellm.cli", *command[1:]], capture_output=True, text=True, env=env)
     assert ran.returncode == 0, ran.stderr
     caplog.clear()

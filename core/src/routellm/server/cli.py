@@ -87,16 +87,21 @@ def serve_command(
     options = ServeOptions(
         routers=names, config=str(config) if config else None, overrides=msgspec.to_builtins(overrides)
     )
+    if api_key or alt_api_key:
+        from routellm.config import load_config
+        from routellm.server.settings import resolve_settings
+
+        cfg = load_config(options.config)
+        resolved = resolve_settings(cfg.section("models"), cfg.section("server"), overrides, where=cfg.where)
+        if resolved.server.workers > 1:
+            raise ConfigError(
+                "--api-key/--alt-api-key with --workers > 1 would put the key in every worker's environment; "
+                "export it and name the variable in the config instead (models.strong.api_key_env: OPENAI_API_KEY)"
+            )
     serve_logging()
     # Build once here: config, key and router errors surface before uvicorn starts.
     app = load_app(options)
     server = app.state.routellm.settings.server
-    if server.workers > 1 and (api_key or alt_api_key):
-        app.state.routellm.engine.close()
-        raise ConfigError(
-            "--api-key/--alt-api-key with --workers > 1 would put the key in every worker's environment; "
-            "export it and name the variable in the config instead (models.strong.api_key_env: OPENAI_API_KEY)"
-        )
     from routellm.server.protocol import PROTOCOL
 
     run = {
