@@ -421,11 +421,11 @@ def test_metrics_add_up_across_worker_processes(tmp_path):
 def test_recalibrate_warning_ignores_non_scoring_options_and_prints_a_command_that_runs(
     tmp_path, battles_file, caplog
 ):
+    import polars as pl
+
     from routellm.config import load_config
     from routellm.engine import RoutingEngine
     from routellm.routing import ModelPair
-
-    import polars as pl
 
     small = tmp_path / "battles.parquet"  # 60 battles: enough to calibrate, fast to score
     pl.read_parquet(battles_file).head(60).write_parquet(small)
