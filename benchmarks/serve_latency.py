@@ -167,11 +167,11 @@ def measure(port: int, payload: bytes, connections: int, seconds: float, pid: in
     return result
 
 
-def start(cmd: list[str] | str) -> subprocess.Popen:
+def start(cmd: list[str] | str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start a process; its output goes to a temporary file (a full pipe would stall a chatty server)."""
     import tempfile
 
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     with tempfile.TemporaryFile() as log:  # the child keeps its own descriptor
         return subprocess.Popen(
             cmd, shell=isinstance(cmd, str), env=env, stdout=log, stderr=subprocess.STDOUT
@@ -221,8 +221,9 @@ def main() -> None:
         server = start(
             [
                 python, "-m", "routellm.cli", "serve", "--routers", "random", "--port", str(port),
-                "--base-url", f"http://127.0.0.1:{up_port}/v1", "--api-key", "sk-upstream", "--workers", str(workers),
-            ]
+                "--base-url", f"http://127.0.0.1:{up_port}/v1", "--workers", str(workers),
+            ],
+            env={"OPENAI_API_KEY": "sk-upstream"},  # not --api-key: refused with --workers > 1
         )  # fmt: skip
         procs.append(server)
         name = "routellm" if workers == 1 else f"routellm-w{workers}"

@@ -94,6 +94,23 @@ server:
                         model="router-random-1", messages=[{"role": "user", "content": "c d"}], stream=True
                     )
                 )
+            # Any worker's /metrics shows every worker's requests (prometheus_client multiprocess mode;
+            # each worker hands its counts over within a second).
+            deadline = time.monotonic() + 5
+            totals = []
+            while time.monotonic() < deadline:
+                metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+                totals.append(
+                    sum(
+                        float(line.split()[-1])
+                        for line in metrics.splitlines()
+                        if line.startswith("routellm_requests_total{") and 'status="200"' in line
+                    )
+                )
+                if totals[-1] == 3 and len(totals) >= 3:
+                    break
+                time.sleep(0.3)
+            assert totals[-3:] == [3, 3, 3], totals
             assert strong.model == "big" and weak.model == "small"  # the name clients see, not the upstream's
             assert all(x.model == "small" for x in chunks)
             assert "".join(x.choices[0].delta.content or "" for x in chunks if x.choices) == "echo: c d"
@@ -104,6 +121,8 @@ server:
             log = _stop(proc)
         assert "sk-e2e" not in log and "client-key" not in log
         assert "Traceback" not in log
+        assert "model 'big' (strong) -> http://127.0.0.1" in log  # logged once, by the parent
+        assert log.count("router 'random' ready") == workers  # each worker warms its routers up
 
 
 def test_seed_flags_and_several_routers_after_one_option():

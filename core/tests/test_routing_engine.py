@@ -213,7 +213,7 @@ class TestCalibratedNames:
     def test_uncalibrated_router_is_named(self, config):
         engine = RoutingEngine.from_config(["random"], config, MODELS)
         engine.calibration.routers.clear()
-        with pytest.raises(RequestError, match="router 'random' has no calibrated thresholds"):
+        with pytest.raises(RequestError, match="router 'random' is not calibrated"):
             engine.parse("router-random-p30")
 
     def test_configured_file_must_exist(self, tmp_path):

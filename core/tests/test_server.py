@@ -219,14 +219,14 @@ class TestOtherEndpoints:
 
     def test_health(self, url):
         r = httpx.get(url.removesuffix("/v1") + "/health")
-        assert r.json() == {"status": "ok", "routers": ["random"], "models": [STRONG, WEAK]}
+        assert r.json() == {"status": "ok", "routers": ["random"], "models": [STRONG, WEAK], "warming_up": []}
 
     def test_metrics(self, client, url):
         client.chat.completions.create(model="router-random-0", messages=MESSAGES)
         text = metrics_text(url)
-        assert f'routellm_requests_total{{router="random",model="{STRONG}",status="200"}}' in text
+        assert f'routellm_requests_total{{model="{STRONG}",router="random",status="200"}}' in text
         assert 'routellm_routing_seconds_count{router="random"}' in text
-        assert f'routellm_upstream_seconds_bucket{{model="{STRONG}",le="+Inf"}}' in text
+        assert f'routellm_upstream_seconds_bucket{{le="+Inf",model="{STRONG}"}}' in text
         assert f'routellm_tokens_total{{model="{STRONG}",type="prompt"}}' in text
         assert "# TYPE routellm_upstream_errors_total counter" in text
 
@@ -237,7 +237,7 @@ class TestResilience:
         reply = client.chat.completions.create(model="router-random-0", messages=MESSAGES)
         assert reply.choices[0].message.content == "echo: hello there"
         assert len(upstream.requests) == 3
-        assert f'routellm_upstream_errors_total{{model="{STRONG}",kind="status_500"}}' in metrics_text(url)
+        assert f'routellm_upstream_errors_total{{kind="status_500",model="{STRONG}"}}' in metrics_text(url)
 
     def test_retries_429_honouring_retry_after(self, client, upstream):
         upstream.fail(429, retry_after=0.2)
@@ -283,7 +283,7 @@ class TestResilience:
         assert info.value.body["message"] == f"upstream for model '{STRONG}' failed: read_timeout"
         assert time.perf_counter() - start < 2.5  # the 1 s read timeout, not the 3 s upstream
         assert len(upstream.requests) == 1  # a read timeout is not retried
-        assert f'routellm_upstream_errors_total{{model="{STRONG}",kind="read_timeout"}}' in metrics_text(url)
+        assert f'routellm_upstream_errors_total{{kind="read_timeout",model="{STRONG}"}}' in metrics_text(url)
 
     def test_connection_dropped_mid_stream_ends_with_an_error(self, client, upstream, url):
         upstream.drop_after = 2
@@ -294,7 +294,7 @@ class TestResilience:
                 received.append(chunk)
         assert len(received) == 2
         assert (
-            f'routellm_upstream_errors_total{{model="{STRONG}",kind="stream_disconnected"}} 1'
+            f'routellm_upstream_errors_total{{kind="stream_disconnected",model="{STRONG}"}} 1.0'
             in metrics_text(url)
         )
 
@@ -368,7 +368,7 @@ class TestFallback:
             assert reply.parse().model == WEAK
             assert reply.headers["x-routellm-fallback-from"] == STRONG
             assert [r["model"] for r in upstream.requests] == [STRONG, STRONG, WEAK]
-            assert f'routellm_fallbacks_total{{from_model="{STRONG}",to_model="{WEAK}"}} 1' in metrics_text(
+            assert f'routellm_fallbacks_total{{from_model="{STRONG}",reason="status",to_model="{WEAK}"}} 1.0' in metrics_text(
                 url
             )
 
@@ -427,7 +427,7 @@ class TestSecurity:
             headers={"authorization": "Bearer sk-client-1"},
         )
         assert r.status_code == 413
-        assert r.json()["error"]["message"] == "request body too large"
+        assert r.json()["error"]["message"] == "request body too large (server.max_body_bytes)"
 
     def test_keys_hidden_from_repr(self, secured):
         _, app = secured

@@ -34,6 +34,10 @@ from routellm.structs import convert_section
 FORMAT_VERSION = 1
 #: Resolution of the stored quantile grid: strong-call shares 0, 1/GRID, ..., 1.
 GRID = 1000
+#: What ``routellm calibrate`` scores when no ``--dataset`` is given.
+DEFAULT_DATASET = "lmsys/lmsys-arena-human-preference-55k"
+#: Router options that change how fast, not what, a router scores: changing them needs no recalibration.
+NON_SCORING_OPTIONS = frozenset({"num_threads", "device", "batch_size", "max_batch_size", "timeout", "max_retries"})
 
 
 
@@ -96,11 +100,41 @@ class CalibrationSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True
     file: str | None = None
 
 
+def _scoring_only(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _scoring_only(v) for k, v in value.items() if k not in NON_SCORING_OPTIONS}
+    if isinstance(value, list):
+        return [_scoring_only(v) for v in value]
+    return value
+
+
 def fingerprint_sha256(fingerprint: Mapping[str, str]) -> str:
-    """sha256 of a router fingerprint (see :func:`routellm.evaluation.scoring.fingerprint`)."""
+    """sha256 of a router fingerprint (see :func:`routellm.evaluation.scoring.fingerprint`), leaving out
+    :data:`NON_SCORING_OPTIONS` (e.g. ``num_threads``) wherever they sit in the router's config."""
     import hashlib
 
-    return hashlib.sha256(msgspec.json.encode(dict(fingerprint), order="sorted")).hexdigest()
+    data = dict(fingerprint)
+    if "config" in data:
+        try:
+            config = msgspec.json.decode(data["config"])
+        except msgspec.DecodeError:
+            pass
+        else:
+            data["config"] = msgspec.json.encode(_scoring_only(config), order="sorted").decode()
+    return hashlib.sha256(msgspec.json.encode(data, order="sorted")).hexdigest()
+
+
+def calibrate_hint(router: str, *, config: Any = None, dataset: str | None = None) -> str:
+    """The ``routellm calibrate`` command, ready to paste, that (re)calibrates ``router`` into the file the
+    server reads: the config (whose ``calibration:`` names the file) and the data set included."""
+    import shlex
+
+    words = ["routellm", "calibrate", "--routers", router, "--strong-model-pct", "0.2"]
+    words += ["--dataset", dataset or DEFAULT_DATASET]
+    path = getattr(config, "path", None)
+    if path is not None:
+        words += ["--config", str(path)]
+    return shlex.join(words)
 
 
 def calibrate_router(win_rates: np.ndarray, shares: list[float], *, config_sha256: str, config: str) -> RouterCalibration:

@@ -118,6 +118,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config path is a directory, expected a YAML file: {path}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the config as UTF-8") from None
     import yaml
 
     try:

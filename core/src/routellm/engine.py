@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from routellm.model_names import ModelNameError, RouterModel, is_router_model, parse_model_name
+from routellm.model_names import ModelNameError, RouterModel, is_router_model, parse_model_name, shown
 from routellm.routing import ModelPair, choose_model
 
 if TYPE_CHECKING:
@@ -55,11 +55,28 @@ class Decision(msgspec.Struct, frozen=True):
 def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
-    if isinstance(content, list):  # OpenAI content parts: keep the text ones
+    if isinstance(content, list):  # OpenAI content parts: keep the text ones (checked by check_messages)
         return "\n".join(
             part.get("text", "") for part in content if isinstance(part, dict) and part.get("type") == "text"
         )
     return "" if content is None else str(content)
+
+
+def check_messages(messages: Any) -> None:
+    """Raise :class:`RequestError` unless ``messages`` is a non-empty list of chat messages, each an
+    object with a string ``role`` whose text content parts carry string ``text``."""
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("'messages' must be a non-empty list of chat messages", param="messages")
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise RequestError(f"messages[{index}] must be an object with a string 'role'", param="messages")
+        content = message.get("content")
+        if isinstance(content, list):
+            for number, part in enumerate(content):
+                if isinstance(part, dict) and part.get("type") == "text" and not isinstance(part.get("text"), str):
+                    raise RequestError(
+                        f"messages[{index}].content[{number}].text must be a string", param="messages"
+                    )
 
 
 def routing_prompt(messages: Any, mode: RoutingInput = "last_user") -> str:
@@ -68,11 +85,7 @@ def routing_prompt(messages: Any, mode: RoutingInput = "last_user") -> str:
     ``last_user``: the content of the last ``user`` message (the last message when none is from the
     user). ``conversation``: every message as ``role: text``, one per paragraph.
     """
-    if not isinstance(messages, list) or not messages:
-        raise RequestError("'messages' must be a non-empty list of chat messages", param="messages")
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or "role" not in message:
-            raise RequestError(f"messages[{index}] must be an object with a 'role'", param="messages")
+    check_messages(messages)
     if mode == "conversation":
         return "\n\n".join(f"{m['role']}: {_content_text(m.get('content'))}" for m in messages)
     for message in reversed(messages):
@@ -81,25 +94,29 @@ def routing_prompt(messages: Any, mode: RoutingInput = "last_user") -> str:
     return _content_text(messages[-1].get("content"))
 
 
-def load_engine_calibration(config: Config, routers: Mapping[str, Router]) -> CalibrationFile | None:
-    """The calibration file for ``config`` if it exists (a configured file must exist); warns when a
-    router's config changed since it was calibrated."""
+def load_engine_calibration(
+    config: Config, routers: Mapping[str, Router], *, warn: bool = True
+) -> CalibrationFile | None:
+    """The calibration file for ``config`` if it exists (a configured file must exist); warns (with
+    ``warn``) when a router's scoring config changed since it was calibrated."""
     import logging
 
-    from routellm.calibration import calibration_path, load_calibration
+    from routellm.calibration import calibrate_hint, calibration_path, load_calibration
 
     path = calibration_path(config)
     if not path.exists() and config.section("calibration") is None:
         return None
     calibration = load_calibration(path)
+    if not warn:
+        return calibration
     for name, router in routers.items():
         entry = calibration.routers.get(name)
         if entry is not None and not entry.is_current(router, name):
             logging.getLogger(__name__).warning(
-                "router '%s' changed since it was calibrated (%s); rerun `routellm calibrate --routers %s`",
+                "router '%s' changed since it was calibrated (%s); recalibrate with: %s",
                 name,
                 path,
-                name,
+                calibrate_hint(name, config=config, dataset=calibration.dataset),
             )
     return calibration
 
@@ -135,6 +152,10 @@ class RoutingEngine:
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None
         self.calibration = calibration
+        #: The config the routers came from (names it in calibration hints), when built from one.
+        self.config: Config | None = None
+        #: Seconds each router took to build (``from_config``).
+        self.load_seconds: dict[str, float] = {}
         #: ``router-<r>-p<percent>`` names resolved to thresholds, by name.
         self._resolved: dict[str, RouterModel] = {}
 
@@ -148,21 +169,33 @@ class RoutingEngine:
         routing_input: RoutingInput = "last_user",
         max_workers: int = 4,
         ladder: ModelLadder | None = None,
+        warn: bool = True,
     ) -> RoutingEngine:
         """Build each router named in ``router_names`` from ``config``; load the calibration file
-        (``calibration:`` section, else the default location) when there is one."""
+        (``calibration:`` section, else the default location) when there is one. ``warn``: log that a
+        router changed since it was calibrated (off in ``--workers`` processes: the parent logged it)."""
         routers: dict[str, Router] = {}
+        load_seconds: dict[str, float] = {}
         try:
             for name in dict.fromkeys(router_names):
+                start = time.perf_counter()
                 routers[name] = config.create_router(name)
+                load_seconds[name] = time.perf_counter() - start
         except BaseException:
             for router in routers.values():
                 router.close()
             raise
-        calibration = load_engine_calibration(config, routers)
-        return cls(
+        calibration = load_engine_calibration(config, routers, warn=warn)
+        engine = cls(
             routers, models, routing_input=routing_input, max_workers=max_workers, calibration=calibration, ladder=ladder
         )
+        engine.config = config
+        engine.load_seconds = load_seconds
+        return engine
+
+    def is_inline(self, name: str) -> bool:
+        """Whether router ``name`` is scored on the caller's thread (``Router.inline``)."""
+        return self._inline[name]
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -188,7 +221,7 @@ class RoutingEngine:
             if model in self._direct:
                 return None
             raise RequestError(
-                f"unknown model '{model}': ask for 'router-<router>-<threshold>' "
+                f"unknown model '{shown(model)}': ask for 'router-<router>-<threshold>' "
                 f"(routers: {', '.join(self.routers)}) or name one of the models {', '.join(sorted(self._direct))}",
                 param="model",
                 code="model_not_found",
@@ -217,19 +250,22 @@ class RoutingEngine:
 
     def _calibrated(self, model: str, parsed: RouterModel) -> RouterModel:
         """Resolve a ``p<percent>`` name to the threshold calibrated for that share of strong calls."""
-        from routellm.errors import ConfigError
+        from routellm.calibration import calibrate_hint
 
-        if self.calibration is None:
+        calibration = self.calibration
+        if calibration is None or parsed.router not in calibration.routers:
+            where = "this server has no calibration file" if calibration is None else (
+                f"router '{parsed.router}' is not calibrated (calibrated: {', '.join(calibration.routers) or 'none'})"
+            )
+            dataset = calibration.dataset if calibration is not None else None
+            hint = calibrate_hint(parsed.router, config=self.config, dataset=dataset)
             raise RequestError(
-                f"model '{model}' asks for a share of strong calls, but this server has no calibration file; "
-                f"run `routellm calibrate --routers {parsed.router} --strong-model-pct 0.2` or use a raw threshold",
+                f"model '{model}' asks for a share of strong calls, but {where}; "
+                f"run `{hint}` and restart the server, or use a raw threshold",
                 param="model",
                 code="model_not_found",
             )
-        try:
-            threshold = self.calibration.router(parsed.router).threshold(parsed.strong_share)
-        except ConfigError as exc:
-            raise RequestError(str(exc), param="model", code="model_not_found") from None
+        threshold = calibration.routers[parsed.router].threshold(parsed.strong_share)
         resolved = parsed.with_threshold(threshold)
         if len(self._resolved) < 10_000:  # bounded: names come from clients
             self._resolved[model] = resolved
@@ -258,6 +294,7 @@ class RoutingEngine:
         """Route a request on the calling thread."""
         parsed = self.parse(model)
         if parsed is None:
+            check_messages(messages)
             return Decision(model)
         return self._decide(parsed, routing_prompt(messages, self.routing_input))
 
@@ -265,6 +302,7 @@ class RoutingEngine:
         """Route a request without blocking the event loop (inline only for ``inline`` routers)."""
         parsed = self.parse(model)
         if parsed is None:
+            check_messages(messages)
             return Decision(model)
         prompt = routing_prompt(messages, self.routing_input)
         if self._inline[parsed.router]:

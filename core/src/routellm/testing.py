@@ -354,14 +354,18 @@ async def _send_json(send, status: int, payload: Any) -> None:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yield ``http://host:port``."""
+def serve_in_thread(app: Any, *, host: str = "127.0.0.1", port: int = 0, http: Any = "auto") -> Iterator[str]:
+    """Run an ASGI ``app`` with uvicorn on a loopback port in a daemon thread; yield ``http://host:port``.
+
+    ``http``: uvicorn's HTTP protocol (a name or a class)."""
     import threading
     import time
 
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", http=http
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="routellm-test-server", daemon=True)
     thread.start()
@@ -426,6 +430,77 @@ def routing_server(
         max_workers=settings.server.router_threads,
         ladder=ModelLadder.from_settings(settings),
     )
+    from routellm.server.protocol import TimedHttpToolsProtocol
+
     app = create_app(settings, engine)
-    with serve_in_thread(app) as url:
+    # The server's own protocol, with this server's request deadline (a class per server, not a global).
+    protocol = type("Protocol", (TimedHttpToolsProtocol,), {"request_timeout": settings.server.request_timeout})
+    with serve_in_thread(app, http=protocol) as url:
         yield f"{url}/v1", app
+
+
+class SlowUpstream:
+    """An ASGI upstream that answers after ``delay`` s unless the caller disconnects first; counts both
+    outcomes (``finished``, ``abandoned``). For client-disconnect tests."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.finished, self.abandoned = delay, 0, 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        sleeper = asyncio.ensure_future(asyncio.sleep(self.delay))
+        gone = asyncio.ensure_future(receive())
+        done, _ = await asyncio.wait({sleeper, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if gone in done:
+            sleeper.cancel()
+            self.abandoned += 1
+            return
+        gone.cancel()
+        self.finished += 1
+        body = b'{"id": "x", "object": "chat.completion", "model": "m", "choices": []}'
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+@contextmanager
+def raw_upstream(answer: bytes) -> Iterator[str]:
+    """A TCP server on loopback that reads each request and answers ``answer`` verbatim (bytes that need not
+    be HTTP), then closes; yields its ``/v1`` URL. For upstream fault tests."""
+    import re
+    import socket
+    import threading
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+                while len(rest) < length:
+                    rest += conn.recv(65536)
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()

@@ -1,12 +1,14 @@
 """The Litestar app factory: ``create_app(settings, engine)`` builds a new app, with no module state.
 
 Endpoints: ``POST /v1/chat/completions`` (JSON or SSE relayed chunk by chunk), ``GET /v1/models``,
-``GET /health`` and ``GET /metrics``. The hot path decodes the body once into a dict, routes on it,
-re-encodes it with only ``model`` replaced, and returns the upstream's bytes untouched.
+``GET /health``, ``GET /metrics`` and ``GET /schema/openapi.json``. The hot path decodes the body once
+into a dict, routes on it, re-encodes it with only ``model`` replaced, and returns the upstream's bytes
+untouched. Every failure is an OpenAI-shaped JSON error, counted in ``routellm_requests_total``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
@@ -27,7 +29,7 @@ from litestar.types import ASGIApp
 
 from routellm.engine import Decision, RequestError, RoutingEngine
 from routellm.model_names import format_model_name, format_threshold
-from routellm.server.metrics import ServerMetrics
+from routellm.server.metrics import CONTENT_TYPE, ServerMetrics
 from routellm.server.schemas import Health, ModelCard, ModelList, UsageOnly, error_json, sse_error
 from routellm.server.settings import ServeSettings
 from routellm.server.upstream import (
@@ -49,6 +51,11 @@ JSON_BYTES = JSON.encode()
 _decode = msgspec.json.Decoder().decode
 _encode = msgspec.json.Encoder().encode
 _decode_usage = msgspec.json.Decoder(UsageOnly).decode
+CHAT_PATH = "/v1/chat/completions"
+#: Status counted when the client went away before its answer (nginx's "client closed request").
+CLIENT_GONE = 499
+#: What a client's body can be that is not a JSON object we can read.
+_BAD_JSON = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
 def _error(
@@ -63,25 +70,34 @@ def _error(
     return ASGIResponse(body=body, status_code=status, media_type=JSON, encoded_headers=headers)
 
 
-def _http_exception_handler(_: Request, exc: HTTPException) -> Response:
+def _count(request: Request, status: int) -> None:
+    """Count an answer the chat handler did not produce itself (401, 413, 500...)."""
+    if request.url.path == CHAT_PATH:
+        state = getattr(request.app.state, "routellm", None)
+        if state is not None:
+            state.metrics.requests.inc("-", "-", str(status))
+
+
+def _http_exception_handler(request: Request, exc: HTTPException) -> Response:
     status = exc.status_code
     messages = {
-        413: "request body too large",
-        404: "not found: this server serves /v1/chat/completions, /v1/models, /health and /metrics",
+        413: "request body too large (server.max_body_bytes)",
+        404: "not found: this server serves /v1/chat/completions, /v1/models, /health, /metrics "
+        "and /schema/openapi.json",
         405: "method not allowed",
     }
     message = messages.get(status) or str(exc.detail)
     headers = {"www-authenticate": "Bearer"} if status == 401 else None
+    _count(request, status)
     return Response(content=error_json(status, message), status_code=status, media_type=JSON, headers=headers)
 
 
 def _internal_error_handler(request: Request, exc: Exception) -> Response:
-    log.error(
-        "unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+    log.error("unhandled error on %s %s: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc)
+    _count(request, 500)
+    return Response(
+        content=error_json(500, "internal server error; see the server log"), status_code=500, media_type=JSON
     )
-    return _error(500, "internal server error; see the server log")
-
-
 class _State:
     """Per-app objects, created by the factory and opened by the lifespan."""
 
@@ -92,6 +108,12 @@ class _State:
         self.upstream: UpstreamClient | None = None
         self.keys = [k.reveal().encode() for k in settings.server_api_keys]
         self.created = int(time.time())
+        self.request_timeout = settings.server.request_timeout
+        self.max_response_bytes = settings.server.max_response_bytes
+        self.max_body_bytes = settings.server.max_body_bytes
+        #: Routers that have not scored their warm-up prompt yet (``/health`` is 503 until empty).
+        self.warming: set[str] = set(engine.routers)
+        self.warmup_error: str | None = None
 
 
 def create_app(
@@ -106,9 +128,16 @@ def create_app(
     ``http_client`` replaces the pooled client the lifespan would open (it is then not closed).
     ``close_engine``: close the engine's routers when the app shuts down.
     """
+    from routellm.server.openapi import openapi_document
+    from routellm.server.warmup import warm_up
+
     metrics = ServerMetrics()
     metrics.prices = {name: u.price for name, u in settings.upstreams.items() if u.price is not None}
     state = _State(settings, engine, metrics)
+    listed = [format_model_name(name, t) for name in engine.routers for t in settings.server.listed_thresholds]
+    openapi_json = msgspec.json.encode(
+        openapi_document(secured=bool(state.keys), model_names=[*listed, *settings.upstreams])
+    )
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -118,9 +147,15 @@ def create_app(
             metrics.upstream_errors.inc(model, kind)
 
         state.upstream = UpstreamClient(settings, client, on_error=on_error)
+        warming = await warm_up(state)
+        flusher = asyncio.ensure_future(metrics.flush_every()) if metrics.multiprocess else None
         try:
             yield
         finally:
+            for task in (warming, flusher):
+                if task is not None:
+                    task.cancel()
+            metrics.flush()
             if http_client is None:
                 await client.aclose()
             if close_engine:
@@ -138,9 +173,26 @@ def create_app(
     # No guard at all without keys: nothing to run per request.
     guards = [require_key] if state.keys else []
 
-    @post("/v1/chat/completions", guards=guards, status_code=200)
+    @post(CHAT_PATH, guards=guards, status_code=200)
     async def chat_completions(request: Request) -> ASGIApp:
-        return await _chat(state, await request.body())
+        receive = request.receive
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            raw = message.get("body", b"")  # the usual case: the body came with the headers
+            if len(raw) > state.max_body_bytes:
+                raise HTTPException(status_code=413)
+        else:
+            try:
+                async with asyncio.timeout(state.request_timeout):
+                    raw = await _rest_of_body(message, receive, state.max_body_bytes)
+            except TimeoutError:
+                metrics.requests.inc("-", "-", "408")
+                message = f"request body not received within {state.request_timeout:g} s (server.request_timeout)"
+                return _error(408, message, headers=[(b"connection", b"close")])
+            except ConnectionAbortedError:  # the client went away while sending its body
+                metrics.requests.inc("-", "-", str(CLIENT_GONE))
+                return _error(CLIENT_GONE, "client closed the request")
+        return await _chat_until_disconnect(state, raw, receive)
 
     @get("/v1/models", guards=guards)
     async def list_models() -> Response:
@@ -154,19 +206,29 @@ def create_app(
 
     @get("/health")
     async def health() -> Response:
-        body = Health("ok", list(engine.routers), list(settings.upstreams))
-        return Response(content=msgspec.json.encode(body), media_type=JSON)
+        if state.warmup_error is not None:
+            status, code = "failed", 503
+        elif state.warming:
+            status, code = "warming_up", 503
+        else:
+            status, code = "ok", 200
+        body = Health(status, list(engine.routers), list(settings.upstreams), sorted(state.warming))
+        return Response(content=msgspec.json.encode(body), media_type=JSON, status_code=code)
 
     @get("/metrics")
     async def prometheus() -> Response:
-        return Response(content=metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return Response(content=metrics.render(), media_type=CONTENT_TYPE)
+
+    @get("/schema/openapi.json")
+    async def openapi() -> Response:
+        return Response(content=openapi_json, media_type=JSON)
 
     app = Litestar(
-        route_handlers=[chat_completions, list_models, health, prometheus],
+        route_handlers=[chat_completions, list_models, health, prometheus, openapi],
         lifespan=[lifespan],
         exception_handlers={HTTPException: _http_exception_handler, Exception: _internal_error_handler},
         request_max_body_size=settings.server.max_body_bytes,
-        openapi_config=None,
+        openapi_config=None,  # served from msgspec structs at /schema/openapi.json instead (openapi.py)
         logging_config=None,
         debug=False,
     )
@@ -198,6 +260,69 @@ def _decision_headers(decision: Decision, attempt: Attempt) -> tuple[list[tuple[
     return headers, content_type
 
 
+async def _rest_of_body(first: Any, receive: Any, limit: int) -> bytes:
+    """The request body from its first ASGI message on; 413 past ``limit``, ``ConnectionAbortedError``
+    when the client goes away."""
+    parts: list[bytes] = []
+    size = 0
+    message = first
+    while True:
+        if message["type"] == "http.disconnect":
+            raise ConnectionAbortedError
+        part = message.get("body", b"")
+        size += len(part)
+        if size > limit:
+            raise HTTPException(status_code=413)
+        parts.append(part)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+        message = await receive()
+
+
+#: Seconds before a non-streaming request starts watching for its client's disconnect: answers
+#: faster than this never pay for the watcher task.
+WATCH_AFTER = 0.05
+
+
+async def _chat_until_disconnect(state: _State, raw: bytes, receive: Any) -> ASGIApp:
+    """:func:`_chat`, cancelled (upstream call included) when the client goes away before the answer.
+
+    Streams are watched by the ASGI server itself (a failed send ends the relay); this covers the
+    non-streaming wait, where nothing is sent until the upstream has answered.
+    """
+    task = asyncio.current_task()
+    gone = False
+    watcher: asyncio.Task | None = None
+
+    async def watch() -> None:
+        nonlocal gone
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone = True
+                task.cancel()  # type: ignore[union-attr]
+                return
+
+    def start_watching() -> None:
+        nonlocal watcher
+        watcher = loop.create_task(watch())
+
+    loop = asyncio.get_running_loop()
+    timer = loop.call_later(WATCH_AFTER, start_watching)
+    try:
+        return await _chat(state, raw)
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()  # type: ignore[union-attr]
+        state.metrics.requests.inc("-", "-", str(CLIENT_GONE))
+        return _error(CLIENT_GONE, "client closed the request")
+    finally:
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
+
+
 async def _chat(state: _State, raw: bytes) -> ASGIApp:
     """Route one chat completion request; the hot path builds low-level ASGI responses directly."""
     metrics = state.metrics
@@ -208,9 +333,12 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
         if "messages" not in body:
             raise RequestError("missing required parameter 'messages'", param="messages")
         decision = await state.engine.adecide(body.get("model"), body["messages"])
-    except msgspec.DecodeError:
+    except _BAD_JSON as exc:
         metrics.requests.inc("-", "-", "400")
-        return _error(400, "the request body is not valid JSON")
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else (
+            "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
+        )
+        return _error(400, f"the request body is {reason}")
     except RequestError as exc:
         metrics.requests.inc("-", "-", "400")
         return _error(400, str(exc), param=exc.param, code=exc.code)
@@ -224,34 +352,46 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
     except UpstreamFailure as exc:
         metrics.requests.inc(router, decision.model, str(exc.status))
         return _error(exc.status, str(exc), code=exc.kind, headers=_routing_headers(decision, decision.model))
+    except asyncio.CancelledError:
+        metrics.disconnects.inc(decision.model)
+        raise
     served = attempt.upstream.name
     response = attempt.response
     metrics.upstream_seconds.observe(attempt.seconds, served)
     if attempt.fell_back_from is not None:
-        metrics.fallbacks.inc(attempt.fell_back_from, served)
+        metrics.fallbacks.inc(attempt.fell_back_from, served, attempt.fallback_reason)
     status = response.status_code
-    metrics.requests.inc(router, served, str(status))
     headers, content_type = _decision_headers(decision, attempt)
-    headers.append((b"content-type", content_type))
     if attempt.chunks is not None:
+        metrics.requests.inc(router, served, str(status))
+        headers.append((b"content-type", content_type))
         options = body.get("stream_options")
         scan = isinstance(options, dict) and bool(options.get("include_usage"))
         return ASGIStreamingResponse(
             iterator=_relay(state, attempt, scan), status_code=status, encoded_headers=headers
         )
     content = response.content
-    if status == 200 and attempt.upstream.model != served:
-        # The upstream knows this model by another name: answer with the name clients see.
-        content = rename_model(content, served)
     if status == 200:
         try:
             usage = _decode_usage(content).usage
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except msgspec.DecodeError:  # not JSON at all: the upstream is broken, not the client
+            metrics.upstream_errors.inc(served, "invalid_json")
+            metrics.requests.inc(router, served, "502")
+            return _error(
+                502, f"upstream for model '{served}' answered 200 with a body that is not JSON",
+                code="upstream_invalid_response", headers=headers,
+            )
+        except msgspec.ValidationError:  # JSON, but no usable 'usage': relay it as it is
             usage = None
         if usage is not None:
             metrics.tokens.inc(served, "prompt", amount=usage.prompt_tokens)
             metrics.tokens.inc(served, "completion", amount=usage.completion_tokens)
             metrics.add_spend(served, usage.prompt_tokens, usage.completion_tokens)
+        if attempt.upstream.model != served:
+            # The upstream knows this model by another name: answer with the name clients see.
+            content = rename_model(content, served)
+    metrics.requests.inc(router, served, str(status))
+    headers.append((b"content-type", content_type))
     return ASGIResponse(body=content, status_code=status, encoded_headers=headers)
 
 
@@ -259,11 +399,18 @@ async def _relay(state: _State, attempt: Attempt, scan_usage: bool) -> AsyncIter
     """Relay the upstream stream; a mid-stream failure ends it with an SSE error event, never a hang."""
     served = attempt.upstream.name
     tail = b""
+    size, limit = 0, state.max_response_bytes
     try:
         chunks = relay(attempt)
         if attempt.upstream.model != served:
-            chunks = rename_events(chunks, served)
+            chunks = rename_events(chunks, served, limit)
         async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                state.metrics.upstream_errors.inc(served, "stream_too_large")
+                log.warning("upstream stream for model '%s' passed server.max_response_bytes", served)
+                yield sse_error(f"upstream stream for model '{served}' is too large (server.max_response_bytes)")
+                return
             yield chunk
             if scan_usage:
                 tail = _scan_usage(state.metrics, served, tail + chunk)
@@ -291,10 +438,17 @@ def rename_model(body: bytes, model: str) -> bytes:
     return _encode(data)
 
 
-async def rename_events(chunks: AsyncIterator[bytes], model: str) -> AsyncIterator[bytes]:
-    """SSE ``data:`` events with ``model`` set, each relayed as soon as its line is complete."""
+async def rename_events(
+    chunks: AsyncIterator[bytes], model: str, max_line: int = 32 * 1024 * 1024
+) -> AsyncIterator[bytes]:
+    """SSE ``data:`` events with ``model`` set, each relayed as soon as its line is complete (a line
+    longer than ``max_line`` is relayed as it is: the buffer never grows without bound)."""
     buffer = b""
     async for chunk in chunks:
+        if len(buffer) + len(chunk) > max_line:
+            yield buffer + chunk
+            buffer = b""
+            continue
         *lines, buffer = (buffer + chunk).split(b"\n")
         if not lines:
             continue
@@ -335,6 +489,8 @@ class ServeOptions(msgspec.Struct, frozen=True):
     routers: list[str]
     config: str | None = None
     overrides: dict[str, Any] = {}
+    #: Set for ``--workers`` processes: the parent already logged the start-up notes and warnings.
+    worker: bool = False
 
 
 def load_app(options: ServeOptions) -> Litestar:
@@ -342,6 +498,7 @@ def load_app(options: ServeOptions) -> Litestar:
     from routellm.config import load_config
     from routellm.multi_model import ModelLadder
     from routellm.routing import ModelPair
+    from routellm.server.protocol import TimedHttpToolsProtocol
     from routellm.server.settings import Overrides, resolve_settings
 
     config = load_config(options.config)
@@ -349,6 +506,9 @@ def load_app(options: ServeOptions) -> Litestar:
     settings = resolve_settings(
         config.section("models"), config.section("server"), overrides, where=config.where
     )
+    if not options.worker:
+        for line in describe_upstreams(settings):
+            log.info("%s", line)
     engine = RoutingEngine.from_config(
         options.routers,
         config,
@@ -356,8 +516,21 @@ def load_app(options: ServeOptions) -> Litestar:
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
         ladder=ModelLadder.from_settings(settings),
+        warn=not options.worker,
     )
+    TimedHttpToolsProtocol.request_timeout = settings.server.request_timeout
     return create_app(settings, engine)
+
+
+def describe_upstreams(settings: ServeSettings) -> list[str]:
+    """One line per model name: the upstream it resolves to (no key, no credentials in the URL)."""
+    lines = []
+    for role, upstream in (("strong", settings.strong), ("weak", settings.weak)):
+        url = httpx.URL(upstream.base_url).copy_with(username=None, password=None)
+        renamed = f" as '{upstream.model}'" if upstream.model != upstream.name else ""
+        key = "with an API key" if upstream.api_key is not None else "without an API key"
+        lines.append(f"model '{upstream.name}' ({role}) -> {url}{renamed}, {key}")
+    return lines
 
 
 def app_from_env() -> Litestar:
@@ -365,4 +538,8 @@ def app_from_env() -> Litestar:
     raw = os.environ.get(OPTIONS_ENV)
     if not raw:
         raise RuntimeError(f"{OPTIONS_ENV} is not set; start the server with 'routellm serve'")
-    return load_app(msgspec.json.decode(raw, type=ServeOptions))
+    from routellm.server.cli import serve_logging
+
+    serve_logging()
+    options = msgspec.json.decode(raw, type=ServeOptions)
+    return load_app(msgspec.structs.replace(options, worker=True))

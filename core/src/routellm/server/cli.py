@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -42,7 +46,8 @@ def serve_command(
         typer.Option(help="Strong model's upstream base URL (the weak one's too, unless --alt-base-url)."),
     ] = None,
     api_key: Annotated[
-        str | None, typer.Option(help="API key for --base-url (default $OPENAI_API_KEY).")
+        str | None,
+        typer.Option(help="API key for --base-url (default $OPENAI_API_KEY). Not with --workers > 1: use api_key_env."),
     ] = None,
     alt_base_url: Annotated[str | None, typer.Option(help="Weak model's upstream base URL.")] = None,
     alt_api_key: Annotated[str | None, typer.Option(help="API key for --alt-base-url.")] = None,
@@ -82,10 +87,30 @@ def serve_command(
     options = ServeOptions(
         routers=names, config=str(config) if config else None, overrides=msgspec.to_builtins(overrides)
     )
+    if api_key or alt_api_key:
+        from routellm.config import load_config
+        from routellm.server.settings import resolve_settings
+
+        cfg = load_config(options.config)
+        resolved = resolve_settings(cfg.section("models"), cfg.section("server"), overrides, where=cfg.where)
+        if resolved.server.workers > 1:
+            raise ConfigError(
+                "--api-key/--alt-api-key with --workers > 1 would put the key in every worker's environment; "
+                "export it and name the variable in the config instead (models.strong.api_key_env: OPENAI_API_KEY)"
+            )
+    serve_logging()
     # Build once here: config, key and router errors surface before uvicorn starts.
     app = load_app(options)
     server = app.state.routellm.settings.server
-    run = {"host": server.host, "port": server.port, "log_level": "info", "access_log": access_log}
+    from routellm.server.protocol import PROTOCOL
+
+    run = {
+        "host": server.host,
+        "port": server.port,
+        "log_level": "info",
+        "access_log": access_log,
+        "http": PROTOCOL,
+    }
     typer.echo(
         f"routellm: serving routers {', '.join(names)} on http://{server.host}:{server.port}/v1 "
         f"(model 'router-{names[0]}-0.5' etc.)",
@@ -95,5 +120,35 @@ def serve_command(
         uvicorn.run(app, **run)
         return
     app.state.routellm.engine.close()
-    os.environ[OPTIONS_ENV] = json.dumps(msgspec.to_builtins(options))
-    uvicorn.run("routellm.server.app:app_from_env", factory=True, workers=server.workers, **run)
+    with _multiprocess_metrics():
+        os.environ[OPTIONS_ENV] = json.dumps(msgspec.to_builtins(options))
+        uvicorn.run("routellm.server.app:app_from_env", factory=True, workers=server.workers, **run)
+
+
+@contextmanager
+def _multiprocess_metrics() -> Iterator[None]:
+    """A fresh ``PROMETHEUS_MULTIPROC_DIR`` for the workers' metrics, removed at exit; one the user set is
+    used as it is (empty it between runs)."""
+    from routellm.server.metrics import MULTIPROC_ENV
+
+    if os.environ.get(MULTIPROC_ENV):
+        yield
+        return
+    path = tempfile.mkdtemp(prefix="routellm-metrics-")
+    os.environ[MULTIPROC_ENV] = path
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROC_ENV, None)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def serve_logging() -> None:
+    """Start-up notes (upstreams, router warm-up times) at INFO, the rest at WARNING, one line each."""
+    import logging
+
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    server_log = logging.getLogger("routellm.server")
+    if server_log.getEffectiveLevel() > logging.INFO:
+        server_log.setLevel(logging.INFO)

@@ -1,122 +1,150 @@
-"""Server metrics in the Prometheus text format (``GET /metrics``).
+"""Server metrics in the Prometheus text format (``GET /metrics``), kept with ``prometheus_client``.
 
-A few counters and histograms kept in plain dicts: recording costs a dict update, so it stays off
-the latency budget. Labels are router and model names only, never keys or URLs.
+Each app gets its own registry (no module state). Recording costs a dict update; the sums reach
+prometheus_client at each scrape and, in multiprocess mode, every second. With ``--workers N``, ``routellm serve`` sets
+``PROMETHEUS_MULTIPROC_DIR`` before the workers start: every worker then writes its values to files
+there, and a scrape of any worker reads them all (prometheus_client's multiprocess mode), so totals
+are right for any N. Labels are router and model names only, never keys or URLs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 from bisect import bisect_left
 from collections import defaultdict
+from typing import Any
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 ROUTING_BUCKETS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 UPSTREAM_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+class _Family:
+    """A labelled prometheus_client metric. Recording is a dict update on the event loop (the old
+    hand-written registry's cost); :meth:`flush` hands the sums to prometheus_client, which is what a
+    scrape reads (and, in multiprocess mode, what the other workers read)."""
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self.children: dict[tuple[str, ...], Any] = {}
+
+    def child(self, labels: tuple[str, ...]) -> Any:
+        child = self.children.get(labels)
+        if child is None:
+            child = self.children[labels] = self.metric.labels(*labels)
+        return child
 
 
-def _labels(names: tuple[str, ...], values: tuple[str, ...], extra: str = "") -> str:
-    parts = [f'{n}="{_escape(v)}"' for n, v in zip(names, values, strict=True)]
-    if extra:
-        parts.append(extra)
-    return "{" + ",".join(parts) + "}" if parts else ""
-
-
-class Counter:
-    def __init__(self, name: str, help: str, labels: tuple[str, ...]) -> None:
-        self.name, self.help, self.label_names = name, help, labels
-        self.values: defaultdict[tuple[str, ...], float] = defaultdict(float)
+class Counter(_Family):
+    def __init__(self, metric: Any) -> None:
+        super().__init__(metric)
+        self.pending: defaultdict[tuple[str, ...], float] = defaultdict(float)
 
     def inc(self, *labels: str, amount: float = 1.0) -> None:
-        self.values[labels] += amount
+        self.pending[labels] += amount
 
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
-        for key, value in sorted(self.values.items()):
-            lines.append(f"{self.name}{_labels(self.label_names, key)} {value:g}")
-        return lines
+    def flush(self) -> None:
+        pending, self.pending = self.pending, defaultdict(float)
+        for labels, amount in pending.items():
+            self.child(labels).inc(amount)
 
 
-class Histogram:
-    def __init__(self, name: str, help: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> None:
-        self.name, self.help, self.label_names, self.buckets = name, help, labels, buckets
-        # per label set: [count per bucket..., +Inf count], sum
-        self.counts: dict[tuple[str, ...], list[int]] = {}
-        self.sums: defaultdict[tuple[str, ...], float] = defaultdict(float)
+class Histogram(_Family):
+    def __init__(self, metric: Any, buckets: tuple[float, ...]) -> None:
+        super().__init__(metric)
+        self.bounds = buckets
+        #: Per label set: the count per bucket (the last one +Inf), then the sum.
+        self.pending: dict[tuple[str, ...], list[float]] = {}
 
     def observe(self, value: float, *labels: str) -> None:
-        counts = self.counts.get(labels)
-        if counts is None:
-            counts = self.counts[labels] = [0] * (len(self.buckets) + 1)
-        counts[bisect_left(self.buckets, value)] += 1
-        self.sums[labels] += value
+        entry = self.pending.get(labels)
+        if entry is None:
+            entry = self.pending[labels] = [0] * (len(self.bounds) + 2)
+        entry[bisect_left(self.bounds, value)] += 1  # prometheus_client's rule: value <= upper bound
+        entry[-1] += value
 
-    def render(self) -> list[str]:
-        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
-        for key, counts in sorted(self.counts.items()):
-            total = 0
-            for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
-                total += count
-                le = "+Inf" if bound == float("inf") else f"{bound:g}"
-                extra = 'le="' + le + '"'
-                lines.append(f"{self.name}_bucket{_labels(self.label_names, key, extra)} {total}")
-            lines.append(f"{self.name}_sum{_labels(self.label_names, key)} {self.sums[key]:.9g}")
-            lines.append(f"{self.name}_count{_labels(self.label_names, key)} {total}")
-        return lines
+    def flush(self) -> None:
+        pending, self.pending = self.pending, {}
+        for labels, entry in pending.items():
+            child = self.child(labels)
+            # prometheus_client keeps one value per bucket and the sum; add each bucket's count at once.
+            for bucket, count in zip(child._buckets, entry[:-1], strict=True):
+                if count:
+                    bucket.inc(count)
+            child._sum.inc(entry[-1])
 
 
 class ServerMetrics:
-    """The metrics one server process keeps."""
+    """The metrics one server app records; :meth:`render` covers every worker in multiprocess mode."""
 
     def __init__(self) -> None:
-        self.requests = Counter(
+        import prometheus_client
+        from prometheus_client import CollectorRegistry
+
+        prometheus_client.disable_created_metrics()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        r = self.registry
+
+        def counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
+            return Counter(prometheus_client.Counter(name, doc, labels, registry=r))
+
+        def histogram(name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]) -> Histogram:
+            return Histogram(prometheus_client.Histogram(name, doc, labels, registry=r, buckets=buckets), buckets)
+
+        self.requests = counter(
             "routellm_requests_total",
-            "Chat completion requests by router, routed model and HTTP status returned.",
+            "Chat completion requests by router, routed model and HTTP status returned "
+            "(499: the client went away before the answer).",
             ("router", "model", "status"),
         )
-        self.routing_seconds = Histogram(
-            "routellm_routing_seconds",
-            "Time to score a prompt and pick a model.",
-            ("router",),
-            ROUTING_BUCKETS,
+        self.routing_seconds = histogram(
+            "routellm_routing_seconds", "Time to score a prompt and pick a model.", ("router",), ROUTING_BUCKETS
         )
-        self.upstream_seconds = Histogram(
+        self.upstream_seconds = histogram(
             "routellm_upstream_seconds",
             "Time until the upstream answered (headers; first chunk for streams).",
             ("model",),
             UPSTREAM_BUCKETS,
         )
-        self.upstream_errors = Counter(
+        self.upstream_errors = counter(
             "routellm_upstream_errors_total",
             "Failed upstream attempts (before retries and fallback) by model and kind.",
             ("model", "kind"),
         )
-        self.fallbacks = Counter(
+        self.fallbacks = counter(
             "routellm_fallbacks_total",
-            "Requests answered by the other model after the routed one failed.",
-            ("from_model", "to_model"),
+            "Requests answered by the other model after the routed one failed, by reason.",
+            ("from_model", "to_model", "reason"),
         )
-        self.tokens = Counter(
-            "routellm_tokens_total",
-            "Tokens reported in upstream 'usage', by model and type.",
-            ("model", "type"),
+        self.tokens = counter(
+            "routellm_tokens_total", "Tokens reported in upstream 'usage', by model and type.", ("model", "type")
         )
-        self.spend = Counter(
+        self.disconnects = counter(
+            "routellm_client_disconnects_total",
+            "Non-streaming requests whose client went away while the upstream call ran (the call is cancelled).",
+            ("model",),
+        )
+        self.spend = counter(
             "routellm_spend_usd_total",
             "Spend in USD by model, from upstream 'usage' and the configured prices (models with a price only).",
             ("model",),
         )
         #: Configured prices by model name (USD per 1M tokens), for ``spend``.
         self.prices: dict = {}
-        self.all = (
+
+    @property
+    def families(self) -> tuple[Counter | Histogram, ...]:
+        return (
             self.requests,
             self.routing_seconds,
             self.upstream_seconds,
             self.upstream_errors,
             self.fallbacks,
             self.tokens,
+            self.disconnects,
             self.spend,
         )
 
@@ -126,16 +154,27 @@ class ServerMetrics:
         if price is not None:
             self.spend.inc(model, amount=price.cost(prompt_tokens, completion_tokens))
 
-    def add_usage(self, model: str, usage: dict | None) -> None:
-        if not isinstance(usage, dict):
-            return
-        for kind in ("prompt_tokens", "completion_tokens"):
-            value = usage.get(kind)
-            if isinstance(value, int | float) and value >= 0:
-                self.tokens.inc(model, kind.removesuffix("_tokens"), amount=float(value))
+    def flush(self) -> None:
+        """Hand what was recorded since the last flush to prometheus_client."""
+        for family in self.families:
+            family.flush()
 
-    def render(self) -> str:
-        lines: list[str] = []
-        for metric in self.all:
-            lines.extend(metric.render())
-        return "\n".join(lines) + "\n"
+    async def flush_every(self, seconds: float = 1.0) -> None:
+        """Flush periodically (multiprocess mode: another worker may answer the scrape)."""
+        while True:
+            await asyncio.sleep(seconds)
+            self.flush()
+
+    def render(self) -> bytes:
+        """The exposition text: this process's registry, or every worker's files in multiprocess mode."""
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        self.flush()
+
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)

@@ -31,9 +31,12 @@ class ModelList(msgspec.Struct):
 
 
 class Health(msgspec.Struct):
+    #: ``ok`` (200) once every router scored its warm-up prompt; ``warming_up`` or ``failed`` (503) before.
     status: str
     routers: list[str]
     models: list[str]
+    #: Routers still loading or warming up.
+    warming_up: list[str] = []
 
 
 class Usage(msgspec.Struct):
@@ -54,9 +57,11 @@ ERROR_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
     422: "invalid_request_error",
     429: "rate_limit_error",
+    499: "invalid_request_error",
     502: "upstream_error",
     504: "upstream_timeout",
 }

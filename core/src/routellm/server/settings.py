@@ -18,7 +18,7 @@ server:
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -83,45 +83,57 @@ class ModelsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     weak: str | EndpointSection | None = None
 
 
+#: Range-checked option types: a bad value is one line naming the option, before anything starts.
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Threshold = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
 class Timeouts(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Upstream timeouts in seconds. ``read`` bounds the wait for each chunk, not the whole answer."""
 
-    connect: float = 5.0
-    read: float = 300.0
-    write: float = 30.0
-    pool: float = 30.0
+    connect: Seconds = 5.0
+    read: Seconds = 300.0
+    write: Seconds = 30.0
+    pool: Seconds = 30.0
 
 
 class ServerSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """``server:``: how ``routellm serve`` listens, authenticates, retries and routes."""
 
     host: str = "127.0.0.1"
-    port: int = 6060
-    workers: int = 1
+    port: Port = 6060
+    workers: Positive = 1
     #: Keys clients must send as ``Authorization: Bearer <key>``; none configured = no auth.
     api_keys: list[str] = []
     #: An environment variable holding more keys, comma-separated.
     api_keys_env: str | None = None
     #: Largest request body accepted, in bytes (413 beyond it).
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: Positive = 8 * 1024 * 1024
+    #: Seconds a client may take to send a whole request, headers and body (408 and closed beyond it).
+    request_timeout: Seconds = 30.0
+    #: Largest upstream answer relayed, in bytes (502 beyond it; a stream ends with an error event).
+    max_response_bytes: Positive = 32 * 1024 * 1024
     #: What routers score: the last user message (RouteLLM's behaviour) or the whole conversation.
     routing_input: Literal["last_user", "conversation"] = "last_user"
     timeouts: Timeouts = Timeouts()
     #: Retries after a connect error, 429 or 5xx, while nothing has reached the client yet.
-    retries: int = 2
+    retries: Annotated[int, msgspec.Meta(ge=0)] = 2
     #: First backoff delay in seconds; doubles each retry (with jitter), capped by ``backoff_max``.
-    backoff: float = 0.2
-    backoff_max: float = 5.0
+    backoff: NonNegative = 0.2
+    backoff_max: NonNegative = 5.0
     #: After the routed model's retries fail, try the other model once through the same policy.
     fallback: bool = False
     #: Upstream connection pool size (shared by all requests of one worker).
-    max_connections: int = 512
+    max_connections: Positive = 512
     #: The pooled client's transport: aiohttp's pool under httpx's API, httpx's own, or auto.
     http_transport: Literal["auto", "aiohttp", "httpx"] = "auto"
     #: Thresholds listed by ``GET /v1/models`` for each router (any threshold may be called).
-    listed_thresholds: list[float] = msgspec.field(default_factory=lambda: [0.5])
+    listed_thresholds: list[Threshold] = msgspec.field(default_factory=lambda: [0.5])
     #: Worker threads scoring non-inline routers (torch, network embedders).
-    router_threads: int = 4
+    router_threads: Positive = 4
 
 
 class Upstream(msgspec.Struct, frozen=True):
@@ -251,7 +263,12 @@ def resolve_settings(
                 f"{where}: models.{label}.base_url must start with http:// or https://, got '{url}'"
             )
 
-    server_keys = [k for k in server_section.api_keys if k]
+    for index, key in enumerate(server_section.api_keys):
+        if not key.strip() or key != key.strip():
+            raise ConfigError(
+                f"{where}: server.api_keys[{index}] is blank or has spaces around it; no client could send it"
+            )
+    server_keys = list(server_section.api_keys)
     if server_section.api_keys_env:
         raw = os.environ.get(server_section.api_keys_env)
         if not raw:
@@ -260,12 +277,11 @@ def resolve_settings(
             )
         server_keys += [k.strip() for k in raw.split(",") if k.strip()]
     changes = {k: getattr(o, k) for k in ("host", "port", "workers", "fallback") if getattr(o, k) is not None}
+    if changes:  # flags pass the same range checks as the config
+        flags = {**msgspec.to_builtins(server_section), **changes}
+        server_section = convert_section(flags, ServerSection, where=f"{where}: server (with command-line flags)")
     # The keys live on as Secrets only, so no repr or log of the settings shows them.
-    server_section = msgspec.structs.replace(server_section, api_keys=[], **changes)
-    if server_section.workers < 1:
-        raise ConfigError(f"{where}: server.workers must be at least 1")
-    if server_section.retries < 0:
-        raise ConfigError(f"{where}: server.retries must be 0 or more")
+    server_section = msgspec.structs.replace(server_section, api_keys=[])
     return ServeSettings(
         strong=Upstream(strong_name, strong_base, strong.model or strong_name, strong_key, strong.price),
         weak=Upstream(weak_name, weak_base, weak.model or weak_name, weak_key, weak.price),

@@ -10,6 +10,7 @@ committed. With fallback on, the other model is tried once its retries are spent
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,7 @@ from routellm.errors import ConfigError
 from routellm.server.settings import ServerSection, ServeSettings, Upstream
 
 _encode = msgspec.json.Encoder().encode
+log = logging.getLogger("routellm.server")
 
 #: Failure kinds after which the request is retried: the upstream never received it, or dropped
 #: the connection before answering. A read timeout is not retried (the upstream may still be working).
@@ -50,6 +52,17 @@ _HTTPX_KINDS = (
 )
 
 
+def _invalid_answer_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the upstream's answer could not be read as HTTP (or decoded): httpx's, and
+    aiohttp's own that httpx-aiohttp lets through (e.g. a bad status line)."""
+    errors: tuple[type[BaseException], ...] = (httpx.HTTPError, ValueError, OSError)
+    try:
+        import aiohttp
+    except ImportError:
+        return errors
+    return (*errors, aiohttp.ClientError)
+
+
 def failure_kind(exc: httpx.HTTPError) -> str:
     """A transport-independent label for an upstream failure: ``connect_failed``, ``connect_timeout``,
     ``read_timeout``, ``pool_timeout``, ``disconnected`` or ``transport_error``."""
@@ -64,13 +77,37 @@ def failure_kind(exc: httpx.HTTPError) -> str:
     return "transport_error"
 
 
+class ResponseTooLarge(Exception):
+    """An upstream answer over ``server.max_response_bytes``."""
+
+
+async def read_capped(response: httpx.Response, limit: int) -> bytes:
+    """Read (and decode) ``response``'s body like ``aread``, but stop past ``limit`` bytes."""
+    length = response.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise ResponseTooLarge(f"{length} bytes")
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_bytes():
+        size += len(part)
+        if size > limit:
+            raise ResponseTooLarge(f"over {limit} bytes")
+        parts.append(part)
+    content = response._content = b"".join(parts)  # what aread() caches, so .content works
+    return content
+
+
 class UpstreamFailure(Exception):
     """No usable answer from any upstream: the message is safe to show clients (no keys, no URLs)."""
 
-    def __init__(self, message: str, *, status: int = 502, kind: str = "upstream_error") -> None:
+    def __init__(
+        self, message: str, *, status: int = 502, kind: str = "upstream_error", reason: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.kind = kind
+        #: The failure behind it (``connect_failed``, ``read_timeout``...), for logs and metrics.
+        self.reason = reason or kind
 
 
 class Attempt(msgspec.Struct):
@@ -84,6 +121,8 @@ class Attempt(msgspec.Struct):
     chunks: AsyncIterator[bytes] | None = None
     #: When the fallback model answered instead of the routed one, the routed model's name.
     fell_back_from: str | None = None
+    #: Why it fell back: the failure kind (``connect_failed``...) or ``status`` (a 429 or 5xx answer).
+    fallback_reason: str = ""
     #: Seconds until the answer's headers (and first chunk for streams) arrived.
     seconds: float = 0.0
 
@@ -150,6 +189,8 @@ class UpstreamClient:
         self.client = client
         self.upstreams = settings.upstreams
         self._on_error = on_error or (lambda model, kind: None)
+        self._fallbacks_logged: set[tuple[str, str, int]] = set()
+        self._invalid = _invalid_answer_errors()
         self._headers: dict[str, dict[str, str]] = {}
         self._urls = {name: httpx.URL(upstream.chat_url) for name, upstream in self.upstreams.items()}
         for name, upstream in self.upstreams.items():
@@ -193,10 +234,10 @@ class UpstreamClient:
                         await response.aclose()
                         await asyncio.sleep(self._delay(attempt, response))
                         continue
-                    await response.aread()
+                    await read_capped(response, self.server.max_response_bytes)
                     await response.aclose()
                     return Attempt(upstream, response, seconds=time.perf_counter() - start)
-                if stream and status == 200:
+                if stream and status == 200 and _is_event_stream(response):
                     iterator = response.aiter_raw()
                     first = b""
                     async for chunk in iterator:
@@ -204,9 +245,16 @@ class UpstreamClient:
                             first = chunk
                             break
                     return Attempt(upstream, response, first, iterator, seconds=time.perf_counter() - start)
-                await response.aread()
+                await read_capped(response, self.server.max_response_bytes)
                 await response.aclose()
                 return Attempt(upstream, response, seconds=time.perf_counter() - start)
+            except ResponseTooLarge as exc:
+                await response.aclose()  # type: ignore[union-attr]
+                self._on_error(model, "too_large")
+                raise UpstreamFailure(
+                    f"upstream answer for model '{model}' is too large ({exc}; server.max_response_bytes)",
+                    kind="upstream_too_large",
+                ) from None
             except httpx.TransportError as exc:
                 if response is not None:
                     await response.aclose()
@@ -218,11 +266,25 @@ class UpstreamClient:
                         f"upstream for model '{model}' failed: {kind}",
                         status=504 if timeout else 502,
                         kind="upstream_timeout" if timeout else "upstream_error",
+                        reason=kind,
                     ) from None
-                last_error = UpstreamFailure(f"upstream for model '{model}' failed: {kind}", status=502)
+                last_error = UpstreamFailure(
+                    f"upstream for model '{model}' failed: {kind}", status=502, reason=kind
+                )
                 if attempt < retries:
                     await asyncio.sleep(self._delay(attempt, None))
                     continue
+            except self._invalid as exc:
+                # Not a transport failure: an answer that is not HTTP, or whose body cannot be decoded
+                # (e.g. gzip claimed on a plain body). The upstream is at fault, and retrying won't help.
+                if response is not None:
+                    await response.aclose()
+                self._on_error(model, "invalid_response")
+                log.warning("upstream for model '%s' sent an invalid answer: %s", model, type(exc).__name__)
+                raise UpstreamFailure(
+                    f"upstream for model '{model}' sent an invalid answer ({type(exc).__name__})",
+                    kind="upstream_invalid_response",
+                ) from None
             except BaseException:
                 if response is not None:
                     await response.aclose()
@@ -248,18 +310,42 @@ class UpstreamClient:
         use_fallback = self.server.fallback if fallback is None else fallback
         try:
             result = await self._try_model(model, body, stream)
-        except UpstreamFailure:
+        except UpstreamFailure as exc:
             if not use_fallback:
                 raise
-            result = None
+            result, reason, status = None, exc.reason, exc.status
         if result is not None and (not use_fallback or not _failed(result.response.status_code)):
             return result
         if result is not None:
             await result.response.aclose()
+            reason, status = "status", result.response.status_code
         other = fallback_to[0] if fallback_to else self.other(model)
+        self._log_fallback(model, other, reason, status)
         second = await self._try_model(other, body, stream)
         second.fell_back_from = model
+        second.fallback_reason = reason
         return second
+
+    def _log_fallback(self, model: str, other: str, reason: str, status: int) -> None:
+        """Log a fallback once per (model, reason, status): never silent, never a flood."""
+        key = (model, reason, status)
+        if key in self._fallbacks_logged or len(self._fallbacks_logged) > 1000:
+            return
+        self._fallbacks_logged.add(key)
+        log.warning(
+            "falling back from model '%s' to '%s': %s (status %d); logged once, counted in "
+            "routellm_fallbacks_total",
+            model,
+            other,
+            reason,
+            status,
+        )
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    """Whether a 200 answer to a stream request is SSE; any other body (an upstream that ignored
+    ``stream``, or a broken one) is read whole and checked like a non-streaming answer."""
+    return response.headers.get("content-type", "").startswith("text/event-stream")
 
 
 def _failed(status: int) -> bool:
