@@ -107,7 +107,7 @@ server:
                         if line.startswith("routellm_requests_total{") and 'status="200"' in line
                     )
                 )
-                if totals[-1] == 3 and len(totals) >= 3:
+                if totals[-3:] == [3, 3, 3]:  # every worker's count is in, and stays
                     break
                 time.sleep(0.3)
             assert totals[-3:] == [3, 3, 3], totals
