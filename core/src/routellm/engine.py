@@ -200,6 +200,7 @@ class RoutingEngine:
                 param="model",
                 code="model_not_found",
             )
+        assert parsed.strong_share is not None  # a name without a threshold has a share
         try:
             threshold = self.calibration.router(parsed.router).threshold(parsed.strong_share)
         except ConfigError as exc:
@@ -213,6 +214,7 @@ class RoutingEngine:
         start = time.perf_counter()
         win_rate = float(self.routers[parsed.router].calculate_strong_win_rate(prompt))
         seconds = time.perf_counter() - start
+        assert parsed.threshold is not None  # resolved from the calibration before scoring
         model = choose_model(win_rate, [parsed.threshold], self.models.tiers)
         return Decision(model, parsed.router, parsed.threshold, win_rate, seconds)
 

@@ -59,6 +59,9 @@ def eval_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of the table.")] = False,
 ) -> None:
     """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR."""
+    from routellm.extras import require
+
+    require("polars", *(("altair", "vl_convert") if charts else ()), install="routellm-core[eval]", purpose="routellm eval")
     from routellm.config import load_config
     from routellm.evaluation.evaluate import evaluate
     from routellm.evaluation.report import summary, to_jsonable, write_outputs
@@ -121,6 +124,9 @@ def calibrate_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per batch_calculate_win_rate call.")] = 64,
 ) -> None:
     """Score a data set's prompts, print the threshold per router for each share of strong calls, save them."""
+    from routellm.extras import require
+
+    require("polars", install="routellm-core[eval]", purpose="routellm calibrate")
     from routellm.calibrate import calibrate
     from routellm.config import load_config
 
