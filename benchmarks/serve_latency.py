@@ -9,6 +9,7 @@ through server - direct), and the best requests/s over several connection counts
     python benchmarks/serve_latency.py                # writes results/serve_latency.json
     python benchmarks/serve_latency.py --rounds 5 --seconds 3
     python benchmarks/serve_latency.py --other-server "/tmp/rl/bin/python -m routellm.openai_server ..."
+    python benchmarks/serve_latency.py --models 4 11     # also serve a models: list of 4 and of 11 priced models
 
 ``--other-server`` runs another server command (``{port}`` and ``{upstream}`` are substituted) and
 measures it the same way, e.g. the original RouteLLM server in a throwaway venv.
@@ -177,6 +178,12 @@ def start(cmd: list[str] | str) -> subprocess.Popen:
         )
 
 
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.mkdtemp(prefix="routellm-bench-")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -189,6 +196,9 @@ def main() -> None:
     )
     parser.add_argument("--other-server", help="Another server command to measure ({port}, {upstream}).")
     parser.add_argument("--other-model", default="router-random-0.5")
+    parser.add_argument(
+        "--models", type=int, nargs="*", default=[], help="Also measure servers routing among N priced models."
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "serve_latency.json")
     args = parser.parse_args()
 
@@ -217,6 +227,21 @@ def main() -> None:
         procs.append(server)
         name = "routellm" if workers == 1 else f"routellm-w{workers}"
         targets[name] = (port, request_bytes(port, "/v1/chat/completions", "router-random-0.5"), server)
+    for count in args.models:
+        port = free_port()
+        config = Path(tempfile_dir()) / f"models-{count}.yaml"
+        lines = ["models:"]
+        for i in range(count):
+            lines.append(
+                f"  - {{name: model-{i}, base_url: 'http://127.0.0.1:{up_port}/v1', api_key: sk-upstream, "
+                f"price: {{input: {0.1 * (i + 1):.1f}, output: {0.2 * (i + 1):.1f}}}}}"
+            )
+        config.write_text("\n".join(lines) + "\n")
+        server = start(
+            [python, "-m", "routellm.cli", "serve", "--routers", "random", "--port", str(port), "--config", str(config)]
+        )
+        procs.append(server)
+        targets[f"routellm-n{count}"] = (port, request_bytes(port, "/v1/chat/completions", "router-random-0.5"), server)
     if args.other_server:
         other_port = free_port()
         cmd = args.other_server.format(port=other_port, upstream=f"http://127.0.0.1:{up_port}/v1")

@@ -24,7 +24,10 @@ def run_cli(*args):
 
 def test_eval_gsm8k_writes_table_json_and_charts(shared_data, tmp_path):
     out = tmp_path / "out"
-    result = run_cli("eval", "--routers", "random", "--benchmark", "gsm8k", "--output", str(out), "--random-runs", "20")
+    result = run_cli(
+        "eval", "--routers", "random", "--benchmark", "gsm8k", "--output", str(out), "--random-runs", "20",
+        "--data-dir", str(shared_data),
+    )
     assert result.exit_code == 0, result.output
     assert "1307/1319 questions remain after decontamination" in result.output
     assert "| gsm8k | random (mean of 20 seeds) |" in result.output
@@ -42,12 +45,15 @@ def test_eval_gsm8k_writes_table_json_and_charts(shared_data, tmp_path):
 def test_eval_csv_format_and_unknown_router(shared_data, tmp_path):
     result = run_cli(
         "eval", "--routers", "random", "--benchmark", "mt_bench", "--output", str(tmp_path), "--format", "csv",
-        "--no-charts", "--num-results", "4",
+        "--no-charts", "--num-results", "4", "--data-dir", str(shared_data),
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "mt_bench_curves.csv").read_text().count("\n") == 1 + 2 * 5
     with pytest.raises(Exception, match="unknown router 'nope'"):
-        run_cli("eval", "--routers", "random", "nope", "--benchmark", "mt_bench", "--output", str(tmp_path))
+        run_cli(
+            "eval", "--routers", "random", "nope", "--benchmark", "mt_bench", "--output", str(tmp_path),
+            "--data-dir", str(shared_data),
+        )
 
 
 def test_calibrate_saves_thresholds_that_model_names_resolve(battles_file, tmp_path):
@@ -109,7 +115,7 @@ def test_example_eval_config_selects_mmlu_domains(shared_data, tmp_path):
     config = ROOT / "configs" / "eval.example.yaml"
     result = run_cli(
         "eval", "--config", str(config), "--routers", "random", "--benchmark", "mmlu", "--benchmark", "mt-bench",
-        "--output", str(tmp_path), "--no-charts", "--random-runs", "2",
+        "--output", str(tmp_path), "--no-charts", "--random-runs", "2", "--data-dir", str(shared_data),
     )
     assert result.exit_code == 0, result.output
     payload = json.loads((tmp_path / "mmlu.json").read_text())

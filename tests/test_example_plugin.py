@@ -77,8 +77,11 @@ def test_disable_env_hides_it(installed):
 
 def test_evaluates_and_calibrates_a_lazily_loaded_router(installed, shared_data, tmp_path, battles_file):
     """eval and calibrate build routers whose class is a "module:Class" reference."""
-    env = {**installed, "ROUTELLM_DATA_DIR": str(shared_data), "ROUTELLM_CACHE_DIR": str(tmp_path / "cache")}
-    result = routellm(env, "eval", "--routers", "length", "--benchmark", "mt_bench", "--output", str(tmp_path / "out"), "--json")
+    env = {**installed, "ROUTELLM_CACHE_DIR": str(tmp_path / "cache")}
+    result = routellm(
+        env, "eval", "--routers", "length", "--benchmark", "mt_bench", "--output", str(tmp_path / "out"), "--json",
+        "--data-dir", str(shared_data),
+    )
     assert result.returncode == 0, result.stderr
     assert "length" in result.stdout and "APGR" in result.stdout.upper()
     result = routellm(

@@ -64,3 +64,14 @@ def test_wrong_type_names_key(tmp_path):
 def test_unknown_router_lists_choices():
     with pytest.raises(UnknownNameError, match="available: .*random"):
         parse_config({}).create_router("no_such_router")
+
+
+@pytest.mark.parametrize("key", ["modles", "router", "Server", "calibraton", "benchmark"])
+def test_a_misspelt_only_section_is_an_error_naming_it(key):
+    with pytest.raises(ConfigError, match=rf"unknown top-level section '{key}' \(did you mean"):
+        parse_config({key: {"strong": "gpt-4o"}})
+
+
+def test_router_names_are_not_mistaken_for_sections():
+    config = parse_config({"mf": {"checkpoint_path": "x"}, "sw_ranking": {}, "causal_llm": {}, "bert": {}, "random": {}})
+    assert set(config.routers) == {"mf", "sw_ranking", "causal_llm", "bert", "random"}

@@ -100,6 +100,23 @@ def test_randomised_routers_are_averaged_over_seeds(data, cache):
     assert single.routers[0].curve != row.curve
 
 
+def test_stochastic_is_a_class_flag_not_the_name_random(data, cache):
+    from routellm_router_random import RandomRouter
+
+    class Dice(RandomRouter):
+        pass
+
+    class NamedRandom(LengthRouter):
+        pass
+
+    assert RandomRouter.stochastic and not LengthRouter.stochastic
+    classes = {"dice": Dice, "random": NamedRandom}
+    result = evaluate(
+        data, {"dice": {}, "random": {}}, cache=cache, resolve=classes.__getitem__, random_runs=3, progress=False
+    )
+    assert [r.runs for r in result.routers] == [3, 1]
+
+
 def test_reports(data, cache, tmp_path):
     result = evaluate(data, {"length": {}}, cache=cache, resolve=factory, num_results=4, progress=False)
     assert [len(r.curve.strong_share) for r in (result.routers[0], result.optimal)] == [5, 5]

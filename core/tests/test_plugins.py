@@ -70,16 +70,94 @@ def test_in_process_plugin_is_registered_and_builds_from_config():
     assert registry.router("echo").distribution == "echo-dist"
 
 
-def test_duplicate_names_are_rejected_naming_both_distributions():
+def test_duplicate_names_disable_only_the_duplicates_naming_both_distributions():
     pm = PluginManager()
     pm.register_plugin(make_plugin("dup"), PluginInfo("one", "dist-one", "1"))
     pm.register_plugin(make_plugin("dup"), PluginInfo("two", "dist-two", "1"))
+    pm.register_plugin(make_plugin("fine"), PluginInfo("three", "dist-three", "1"))
+    registry = Registry(pm)
+    assert list(registry.routers) == ["fine"]
+    assert registry.create_router("fine").calculate_strong_win_rate("x") == 0.25
     with pytest.raises(PluginError) as info:
-        _ = Registry(pm).routers
+        registry.router("dup")
     assert "dist-one" in str(info.value) and "dist-two" in str(info.value) and "'dup'" in str(info.value)
+    (failure,) = pm.failures
+    assert failure.distribution == "dist-one, dist-two" and "router 'dup'" in failure.name
 
 
-def test_wrong_record_type_is_a_plugin_error():
+def test_a_hook_that_raises_is_logged_listed_and_skipped(caplog):
+    class Raising:
+        @staticmethod
+        @routellm.hookimpl
+        def routellm_routers():
+            raise RuntimeError("boom")
+            yield  # pragma: no cover
+
+        @staticmethod
+        @routellm.hookimpl
+        def routellm_register_commands(cli):
+            raise RuntimeError("no commands today")
+
+    pm = PluginManager()
+    pm.register_plugin(Raising(), PluginInfo("raising", "raising-dist", "1"))
+    pm.register_plugin(make_plugin("fine"), PluginInfo("fine", "fine-dist", "1"))
+    registry = Registry(pm)
+    with caplog.at_level(logging.WARNING, logger="routellm.plugins"):
+        assert list(registry.routers) == ["fine"]
+        import typer
+
+        registry.register_commands(typer.Typer(), typer.Typer())
+    assert [(f.name, f.distribution, f.hook) for f in pm.failures] == [
+        ("raising", "raising-dist", "routellm_routers"),
+        ("raising", "raising-dist", "routellm_register_commands"),
+    ]
+    assert "RuntimeError: boom" in pm.failures[0].error
+    assert any("boom" in r.message and "raising-dist" in r.message for r in caplog.records)
+
+
+def test_hooks_are_called_through_pluggy_wrappers_and_tracing_see_them():
+    seen = []
+
+    class Wrapper:
+        @staticmethod
+        @routellm.hookimpl(wrapper=True)
+        def routellm_routers():
+            result = yield
+            seen.append([r.name for records in result for r in records])
+            return [*result, [RouterSpec(name="added_by_wrapper", router_class=EchoRouter)]]
+
+    pm = PluginManager()
+    pm.register_plugin(make_plugin("echo"), PluginInfo("echo", "echo-dist", "1"))
+    pm.register_plugin(Wrapper(), PluginInfo("wrapper", "wrapper-dist", "1"))
+    calls = []
+    undo = pm.add_hookcall_monitoring(lambda name, impls, kwargs: calls.append(name), lambda *a: None)
+    registry = Registry(pm)
+    assert set(registry.routers) == {"echo", "added_by_wrapper"}
+    undo()
+    assert seen == [["echo"]]
+    assert "routellm_routers" in calls
+
+
+def test_an_implementation_may_take_fewer_arguments_than_its_spec():
+    import typer
+
+    class OnlyCli:
+        @staticmethod
+        @routellm.hookimpl
+        def routellm_register_commands(cli):
+            @cli.command()
+            def hello():
+                typer.echo("hi")
+
+    pm = PluginManager()
+    pm.register_plugin(OnlyCli(), PluginInfo("only-cli", "only-cli-dist", "1"))
+    app = typer.Typer()
+    Registry(pm).register_commands(app, typer.Typer())
+    assert [c.callback.__name__ for c in app.registered_commands] == ["hello"]
+    assert pm.failures == []
+
+
+def test_wrong_record_type_is_a_listed_failure():
     class Bad:
         @staticmethod
         @routellm.hookimpl
@@ -88,8 +166,9 @@ def test_wrong_record_type_is_a_plugin_error():
 
     pm = PluginManager()
     pm.register_plugin(Bad(), PluginInfo("bad", "bad-dist", "1"))
-    with pytest.raises(PluginError, match="expected RouterSpec"):
-        _ = Registry(pm).routers
+    assert Registry(pm).routers == {}
+    (failure,) = pm.failures
+    assert failure.distribution == "bad-dist" and "expected RouterSpec" in failure.error
 
 
 def test_unknown_name_lists_the_choices():
@@ -201,3 +280,70 @@ def test_broken_lazy_reference_names_plugin_and_reference():
     spec = RouterSpec(name="ghost", router_class="no_such_module_xyz:Ghost", distribution="ghost-dist")
     with pytest.raises(PluginError, match=r"'ghost' from ghost-dist: cannot load 'no_such_module_xyz:Ghost'"):
         spec.load()
+
+
+def test_two_distributions_with_the_same_entry_point_name_are_both_loaded(site):
+    source = """
+        import routellm
+        from routellm.records import RouterSpec
+        from routellm_router_random import RandomRouter
+
+        @routellm.hookimpl
+        def routellm_routers():
+            yield RouterSpec(name="{name}", router_class=RandomRouter)
+        """
+    fake_distribution(site, "fake-first", "fake_plugin_first", source.format(name="first"), "same")
+    fake_distribution(site, "fake-second", "fake_plugin_second", source.format(name="second"), "same")
+    pm = PluginManager()
+    pm.load_entry_points()
+    routers = Registry(pm).routers
+    assert routers["first"].distribution == "fake-first"
+    assert routers["second"].distribution == "fake-second"
+
+
+def _cli(site: Path, *args: str):
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "routellm.cli", *args], env=env, capture_output=True, text=True)
+
+
+def test_cli_survives_a_raising_hook_and_lists_it_and_command_only_plugins(site):
+    fake_distribution(
+        site,
+        "fake-raising",
+        "fake_plugin_raising",
+        """
+        import routellm
+
+        @routellm.hookimpl
+        def routellm_register_commands(cli, train):
+            raise RuntimeError("broken command hook")
+        """,
+        "raising",
+    )
+    fake_distribution(
+        site,
+        "fake-hello",
+        "fake_plugin_hello",
+        """
+        import typer
+        import routellm
+
+        @routellm.hookimpl
+        def routellm_register_commands(cli):
+            @cli.command()
+            def hello():
+                typer.echo("Hello!")
+        """,
+        "hello",
+    )
+    helped = _cli(site, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert "hello" in helped.stdout
+    listed = _cli(site, "plugins")
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.startswith("commands") and "fake-hello" in line for line in listed.stdout.splitlines())
+    assert "fake-raising" in listed.stderr and "broken command hook" in listed.stderr
+    assert _cli(site, "hello").stdout.strip() == "Hello!"

@@ -37,6 +37,8 @@ class BenchmarkData:
     weak_model: str
     ids: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Optional: per model, the USD each prompt's answer cost (for N-model quality-vs-cost reports).
+    cost: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         import numpy as np
@@ -50,6 +52,9 @@ class BenchmarkData:
                 raise ValueError(
                     f"benchmark '{self.name}': model '{model}' has {np.shape(scores)} scores for {n} prompts"
                 )
+        for model, costs in (self.cost or {}).items():
+            if model not in self.quality or np.shape(costs) != (n,):
+                raise ValueError(f"benchmark '{self.name}': cost for '{model}' needs quality scores and {n} values")
         if self.ids and len(self.ids) != n:
             raise ValueError(f"benchmark '{self.name}': {len(self.ids)} ids for {n} prompts")
 

@@ -26,6 +26,7 @@ import msgspec
 import numpy as np
 
 from routellm.errors import ConfigError
+from routellm.multi_model_calibration import MultiModelCalibration
 from routellm.paths import cache_dir
 from routellm.structs import convert_section
 
@@ -74,6 +75,8 @@ class CalibrationFile(msgspec.Struct):
     version: int = FORMAT_VERSION
     created: str = ""
     routers: dict[str, RouterCalibration] = {}
+    #: Knob calibrations for routing among N priced models, by router (see :mod:`routellm.multi_model_calibration`).
+    multi: dict[str, MultiModelCalibration] = {}
 
     def router(self, name: str) -> RouterCalibration:
         try:
@@ -178,4 +181,4 @@ def merge(existing: CalibrationFile | None, dataset: str, routers: Mapping[str, 
     """Add ``routers`` to ``existing`` when it was calibrated on the same data set, else start afresh."""
     if existing is None or existing.dataset != dataset:
         return CalibrationFile(dataset=dataset, routers=dict(routers))
-    return CalibrationFile(dataset=dataset, routers={**existing.routers, **routers})
+    return CalibrationFile(dataset=dataset, routers={**existing.routers, **routers}, multi=dict(existing.multi))

@@ -82,18 +82,22 @@ def no_trainer_command(ctx: typer.Context) -> None:
 def plugins_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """List installed routers, benchmarks and embedders with the distribution that provides each."""
+    """List installed routers, benchmarks, embedders and command plugins with the distribution of each,
+    then the plugins (or hooks) that failed and were skipped."""
     from routellm.plugins import get_plugin_manager
     from routellm.registry import get_registry
 
     registry = get_registry()
+    pm = get_plugin_manager()
     rows = []
+    providers: set[str | None] = set()
     for kind, table in (
         ("router", registry.routers),
         ("benchmark", registry.benchmarks),
         ("embedder", registry.embedders),
     ):
         for spec in table.values():
+            providers.add(spec.distribution)
             rows.append(
                 {
                     "kind": kind,
@@ -103,8 +107,22 @@ def plugins_command(
                     "description": spec.description,
                 }
             )
+    # Plugins that only add commands (or provide nothing that is listed above).
+    for impl in pm.hook.routellm_register_commands.get_hookimpls():
+        info = pm.info_for(impl.plugin)
+        if info.distribution in providers:
+            continue
+        rows.append(
+            {
+                "kind": "commands",
+                "name": info.entry_point or info.name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "description": _summary(info.distribution),
+            }
+        )
     failures = [
-        {"name": f.name, "distribution": f.distribution, "error": f.error} for f in get_plugin_manager().failures
+        {"name": f.name, "distribution": f.distribution, "hook": f.hook, "error": f.error} for f in pm.failures
     ]
     if as_json:
         typer.echo(json.dumps({"plugins": rows, "failed": failures}, indent=2))
@@ -116,7 +134,20 @@ def plugins_command(
     for r in rows:
         typer.echo("  ".join(str(r[k] or "-").ljust(w) for (_, k), w in zip(_COLUMNS, widths, strict=True)).rstrip())
     for f in failures:
-        typer.echo(f"failed to load plugin {f['name']} ({f['distribution'] or '?'}): {f['error']}", err=True)
+        where = f" ({f['hook']})" if f["hook"] else ""
+        typer.echo(f"failed: plugin {f['name']} ({f['distribution'] or '?'}){where}: {f['error']}", err=True)
+
+
+def _summary(distribution: str | None) -> str | None:
+    """A distribution's one-line summary from its metadata."""
+    if not distribution:
+        return None
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        return metadata(distribution).get("Summary")
+    except PackageNotFoundError:
+        return None
 
 
 _COLUMNS = [("KIND", "kind"), ("NAME", "name"), ("DISTRIBUTION", "distribution"), ("VERSION", "version"), ("DESCRIPTION", "description")]
@@ -143,6 +174,11 @@ def route_command(
     from routellm.server.settings import model_pair
 
     cfg = load_config(config)
+    if isinstance(cfg.section("models"), list):
+        from routellm.multi_model_cli import route_multi
+
+        route_multi(prompt, router, threshold, cfg, as_json=as_json)
+        return
     configured = model_pair(cfg.section("models"), where=cfg.where)
     models = ModelPair(strong=strong_model or configured.strong, weak=weak_model or configured.weak)
     instance = cfg.create_router(router)

@@ -75,6 +75,7 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
         routers = data.get("routers") or {}
         sections = {key: value for key, value in data.items() if key != "routers"}
     else:
+        _reject_misspelt_sections(data, where)
         routers, sections = data, {}
     if not isinstance(routers, Mapping):
         raise ConfigError(f"{where}: 'routers' must map router names to their options")
@@ -88,6 +89,20 @@ def parse_config(data: Any, path: Path | None = None) -> Config:
             )
         checked[str(name)] = dict(section)
     return Config(routers=checked, sections=dict(sections), path=path)
+
+
+def _reject_misspelt_sections(data: Mapping[str, Any], where: str) -> None:
+    """In RouteLLM's shape every key is a router name; one that reads like a misspelt section
+    (``modles:``, ``router:``) would otherwise load silently as a router nobody asked for."""
+    import difflib
+
+    for key in data:
+        close = difflib.get_close_matches(str(key).lower(), SECTIONS, n=1, cutoff=0.7)
+        if close:
+            raise ConfigError(
+                f"{where}: unknown top-level section '{key}' (did you mean '{close[0]}'? valid sections: "
+                f"{', '.join(SECTIONS)})"
+            )
 
 
 def load_config(path: str | Path | None) -> Config:

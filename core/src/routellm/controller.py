@@ -31,6 +31,7 @@ import numpy as np
 from routellm.config import Config, load_config, parse_config
 from routellm.engine import Decision, RequestError, RoutingEngine
 from routellm.model_names import format_model_name
+from routellm.multi_model import ModelLadder
 from routellm.routing import ModelPair
 from routellm.server.settings import Overrides, ServeSettings, resolve_settings
 from routellm.server.upstream import Attempt, UpstreamClient, UpstreamFailure, build_client, failure_kind
@@ -228,6 +229,7 @@ class Controller(AbstractContextManager):
             self.models,
             routing_input=self.settings.server.routing_input,
             max_workers=self.settings.server.router_threads,
+            ladder=ModelLadder.from_settings(self.settings),
         )
         self.chat = _Chat(self)
         self._clients: dict[asyncio.AbstractEventLoop, UpstreamClient] = {}
@@ -278,7 +280,7 @@ class Controller(AbstractContextManager):
         body = {"model": model, "messages": messages, **kwargs}
         decision = await self.engine.adecide(model, messages)
         stream = body.get("stream") is True
-        attempt = await self._client().send(decision.model, body, stream=stream)
+        attempt = await self._client().send(decision.model, body, stream=stream, fallback_to=decision.fallbacks)
         status = attempt.response.status_code
         if status != 200:
             raise UpstreamError(status, attempt.response.content, attempt.upstream.name)

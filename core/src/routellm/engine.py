@@ -23,6 +23,7 @@ from routellm.routing import ModelPair, choose_model
 if TYPE_CHECKING:
     from routellm.calibration import CalibrationFile
     from routellm.config import Config
+    from routellm.multi_model import ModelLadder
     from routellm.router import Router
 
 #: What a router scores: the last user message (RouteLLM's behaviour) or the whole conversation.
@@ -47,6 +48,8 @@ class Decision(msgspec.Struct, frozen=True):
     win_rate: float | None = None
     #: Seconds spent scoring (0 for direct calls).
     seconds: float = 0.0
+    #: Among N models: the other models in the order fallback tries them (best predicted first).
+    fallbacks: tuple[str, ...] = ()
 
 
 def _content_text(content: Any) -> str:
@@ -112,11 +115,21 @@ class RoutingEngine:
         routing_input: RoutingInput = "last_user",
         max_workers: int = 4,
         calibration: CalibrationFile | None = None,
+        ladder: ModelLadder | None = None,
     ) -> None:
         if not routers:
             raise ValueError("the routing engine needs at least one router")
         self.routers = dict(routers)
         self.models = models
+        #: With a ``models:`` list: the N models, cheapest first (see :mod:`routellm.multi_model`).
+        self.ladder = ladder
+        self._direct = frozenset(ladder.names if ladder is not None else models.tiers)
+        if ladder is not None:  # kept off the import path: multi_model imports numpy
+            from routellm.multi_model import decide_fallback, decide_row, score_one, uses_ladder_fallback
+
+            self._ladder_fallback = {name: uses_ladder_fallback(r) for name, r in self.routers.items()}
+            self._score_one, self._decide_row, self._decide_fallback = score_one, decide_row, decide_fallback
+            self._relative_costs = ladder.relative_costs
         self.routing_input: RoutingInput = routing_input
         self._inline = {name: bool(getattr(router, "inline", False)) for name, router in self.routers.items()}
         self._max_workers = max_workers
@@ -134,6 +147,7 @@ class RoutingEngine:
         *,
         routing_input: RoutingInput = "last_user",
         max_workers: int = 4,
+        ladder: ModelLadder | None = None,
     ) -> RoutingEngine:
         """Build each router named in ``router_names`` from ``config``; load the calibration file
         (``calibration:`` section, else the default location) when there is one."""
@@ -146,7 +160,9 @@ class RoutingEngine:
                 router.close()
             raise
         calibration = load_engine_calibration(config, routers)
-        return cls(routers, models, routing_input=routing_input, max_workers=max_workers, calibration=calibration)
+        return cls(
+            routers, models, routing_input=routing_input, max_workers=max_workers, calibration=calibration, ladder=ladder
+        )
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -169,11 +185,11 @@ class RoutingEngine:
         if not isinstance(model, str) or not model:
             raise RequestError("'model' must be a non-empty string such as 'router-mf-0.5'", param="model")
         if not is_router_model(model):
-            if model in self.models.tiers:
+            if model in self._direct:
                 return None
             raise RequestError(
                 f"unknown model '{model}': ask for 'router-<router>-<threshold>' "
-                f"(routers: {', '.join(self.routers)}) or name one of the models {', '.join(self.models.tiers)}",
+                f"(routers: {', '.join(self.routers)}) or name one of the models {', '.join(sorted(self._direct))}",
                 param="model",
                 code="model_not_found",
             )
@@ -185,7 +201,17 @@ class RoutingEngine:
         except ModelNameError as exc:
             raise RequestError(str(exc), param="model", code="model_not_found") from None
         self.router(parsed.router)
-        if parsed.strong_share is not None:
+        if self.ladder is not None and (parsed.strong_share is not None or parsed.budget is not None):
+            from routellm.multi_model_calibration import resolve_knob
+
+            parsed = resolve_knob(self, model, parsed)
+        elif parsed.budget is not None:
+            raise RequestError(
+                f"model '{model}' asks for a budget in USD per 1,000 requests, which needs a models: list with prices",
+                param="model",
+                code="model_not_found",
+            )
+        elif parsed.strong_share is not None:
             parsed = self._calibrated(model, parsed)
         return parsed
 
@@ -211,6 +237,18 @@ class RoutingEngine:
         return resolved
 
     def _decide(self, parsed: RouterModel, prompt: str) -> Decision:
+        if self.ladder is not None:
+            start = time.perf_counter()
+            name = parsed.router
+            router = self.routers[name]
+            if self._ladder_fallback[name]:  # a two-model router: its win rate, up the price ladder
+                win_rate = router.calculate_strong_win_rate(prompt)
+                chosen = self._decide_fallback(win_rate, parsed.threshold, self.ladder, self._relative_costs)
+            else:
+                scores = self._score_one(router, prompt, self.ladder.names, False)
+                chosen = self._decide_row(scores, parsed.threshold, self.ladder, self._relative_costs)
+            seconds = time.perf_counter() - start
+            return Decision(chosen.model, parsed.router, parsed.threshold, chosen.quality, seconds, chosen.fallbacks)
         start = time.perf_counter()
         win_rate = float(self.routers[parsed.router].calculate_strong_win_rate(prompt))
         seconds = time.perf_counter() - start
@@ -238,6 +276,12 @@ class RoutingEngine:
 
     def route(self, prompt: str, router: str, threshold: float) -> str:
         """The model ``router`` picks for ``prompt`` at ``threshold``."""
+        if self.ladder is not None:
+            from routellm.multi_model import decide, model_scores
+            from routellm.routing import check_threshold
+
+            scores = model_scores(self.router(router), [prompt], self.ladder.names)[0]
+            return decide(scores, check_threshold(threshold), self.ladder).model
         return self.router(router).route(prompt, threshold, self.models)
 
     def batch_calculate_win_rate(self, prompts: Sequence[str], router: str):

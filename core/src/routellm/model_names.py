@@ -4,7 +4,10 @@ Two forms, parsed here and only here:
 
 * ``router-<router>-<threshold>``: RouteLLM's form, a raw win-rate threshold in [0, 1];
 * ``router-<router>-p<percent>``: about ``percent`` % of calls go to the strong model, using the
-  thresholds ``routellm calibrate`` saved (see :mod:`routellm.calibration`), e.g. ``router-mf-p20``.
+  thresholds ``routellm calibrate`` saved (see :mod:`routellm.calibration`), e.g. ``router-mf-p20``;
+  when routing among a ``models:`` list of N priced models, about ``percent`` % of the spend of
+  always calling the most expensive model (see :mod:`routellm.multi_model_calibration`);
+* ``router-<router>-b<usd>``: among N priced models, about ``usd`` dollars per 1,000 requests.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import re
 import msgspec
 
 PREFIX = "router-"
-_NUMBER_AT_END = re.compile(r"-(p?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
+_NUMBER_AT_END = re.compile(r"-([pb]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)$")
 
 
 class RouterModel(msgspec.Struct, frozen=True):
@@ -28,16 +31,20 @@ class RouterModel(msgspec.Struct, frozen=True):
     router: str
     threshold: float | None
     strong_share: float | None = None
+    #: ``router-<r>-b<usd>``: average USD per 1,000 requests (routing among N priced models only).
+    budget: float | None = None
 
     @property
     def name(self) -> str:
+        if self.budget is not None:
+            return f"{PREFIX}{self.router}-b{format_threshold(self.budget)}"
         if self.strong_share is not None:
             return f"{PREFIX}{self.router}-p{format_threshold(self.strong_share * 100)}"
         assert self.threshold is not None  # a name has a threshold or a share
         return format_model_name(self.router, self.threshold)
 
     def with_threshold(self, threshold: float) -> RouterModel:
-        return RouterModel(self.router, threshold, self.strong_share)
+        return RouterModel(self.router, threshold, self.strong_share, self.budget)
 
 
 class ModelNameError(ValueError):
@@ -86,6 +93,17 @@ def parse_model_name(name: str) -> RouterModel:
             f"invalid model name '{name}': expected 'router-<router>-<threshold>' (e.g. 'router-mf-0.5') "
             "or 'router-<router>-p<percent of strong calls>' (e.g. 'router-mf-p20')"
         )
+    if raw.startswith("b"):
+        try:
+            budget = float(raw[1:])
+        except ValueError:
+            budget = math.nan
+        if math.isnan(budget) or budget < 0.0 or math.isinf(budget):
+            raise ModelNameError(
+                f"invalid model name '{name}': '{raw}' must be 'b' and a budget in USD per 1,000 requests, "
+                "e.g. 'router-mf-b2.5'"
+            )
+        return RouterModel(router=router, threshold=None, budget=budget)
     if raw.startswith("p"):
         try:
             percent = float(raw[1:])

@@ -1,17 +1,19 @@
-"""The registry: the only code that calls plugin hooks.
+"""The registry: the only code that calls plugin hooks (always through pluggy).
 
-It collects the typed records plugins yield, stamps them with the distribution that provided
-them, rejects duplicate names, and builds routers, benchmarks and embedders from config sections.
+It collects the typed records plugins yield (stamped by the plugin manager with the distribution
+that provided them), disables a name that two distributions provide (naming both) while every other
+component keeps working, and builds routers, benchmarks and embedders from config sections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+import logging
+from collections.abc import Mapping
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from routellm.errors import PluginError, UnknownNameError
+from routellm.plugins import PluginFailure
 from routellm.records import BenchmarkSpec, EmbedderSpec, RouterSpec
 
 if TYPE_CHECKING:
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from routellm.plugins import PluginManager
     from routellm.router import Router
 
+logger = logging.getLogger(__name__)
+
 S = TypeVar("S", RouterSpec, BenchmarkSpec, EmbedderSpec)
 
 
@@ -30,6 +34,7 @@ class Registry:
 
     def __init__(self, pm: PluginManager) -> None:
         self.pm = pm
+        self._conflicts: dict[tuple[str, str], list[str]] = {}
 
     @cached_property
     def routers(self) -> dict[str, RouterSpec]:
@@ -47,13 +52,13 @@ class Registry:
         return self._collect("routellm_embedders", EmbedderSpec, "embedder")
 
     def router(self, name: str) -> RouterSpec:
-        return _lookup(self.routers, name, "router")
+        return self._lookup(self.routers, name, "router")
 
     def benchmark(self, name: str) -> BenchmarkSpec:
-        return _lookup(self.benchmarks, name, "benchmark")
+        return self._lookup(self.benchmarks, name, "benchmark")
 
     def embedder(self, name: str) -> EmbedderSpec:
-        return _lookup(self.embedders, name, "embedder")
+        return self._lookup(self.embedders, name, "embedder")
 
     def create_router(self, name: str, section: Mapping[str, Any] | None = None) -> Router:
         """Build router ``name`` from its config section."""
@@ -68,43 +73,49 @@ class Registry:
         return self.embedder(name).load().from_config(section, name=name)
 
     def register_commands(self, cli: typer.Typer, train: typer.Typer) -> None:
-        """Let plugins add commands to the CLI and to ``routellm train``."""
+        """Let plugins add commands to the CLI and to ``routellm train`` (a plugin that raises is skipped)."""
         self.pm.hook.routellm_register_commands(cli=cli, train=train)
 
+    @cached_property
+    def conflicts(self) -> dict[tuple[str, str], list[str]]:
+        """``(kind, name)`` -> the distributions that all provide a component of that name (disabled)."""
+        _ = self.routers, self.benchmarks, self.embedders
+        return self._conflicts
+
     def _collect(self, hook_name: str, record_type: type[S], kind: str) -> dict[str, S]:
+        # pluggy returns one list per implementation, last registered first; each list is already
+        # stamped with its distribution by the plugin manager's guard.
+        results = getattr(self.pm.hook, hook_name)()
         found: dict[str, S] = {}
-        caller = getattr(self.pm.hook, hook_name)
-        # Call implementations one by one so every record is stamped with its distribution.
-        for impl in reversed(caller.get_hookimpls()):
-            info = self.pm.info_for(impl.plugin)
-            records = impl.function()
-            for record in _as_iterable(records, impl.plugin_name, hook_name):
+        clashes: dict[str, list[str]] = {}
+        for records in reversed(results):
+            for record in records or ():
                 if not isinstance(record, record_type):
-                    raise PluginError(
-                        f"plugin {impl.plugin_name!r} ({info.distribution or '?'}) yielded "
-                        f"{type(record).__name__} from {hook_name}, expected {record_type.__name__}"
-                    )
-                record = replace(record, distribution=info.distribution, version=info.version)
-                if record.name in found:
-                    other = found[record.name]
-                    raise PluginError(
-                        f"two plugins provide a {kind} named '{record.name}': "
-                        f"{other.distribution or '?'} and {record.distribution or '?'}; "
-                        f"uninstall one of them or disable it with ROUTELLM_DISABLE_PLUGINS"
-                    )
-                found[record.name] = record
+                    raise PluginError(f"{hook_name} returned {type(record).__name__}, expected {record_type.__name__}")
+                if record.name in clashes:
+                    clashes[record.name].append(record.distribution or "?")
+                elif record.name in found:
+                    clashes[record.name] = [found.pop(record.name).distribution or "?", record.distribution or "?"]
+                else:
+                    found[record.name] = record
+        for name, dists in clashes.items():
+            message = (
+                f"two plugins provide a {kind} named '{name}': {' and '.join(dists)}; it is disabled until you "
+                f"uninstall one of them or disable it with ROUTELLM_DISABLE_PLUGINS"
+            )
+            logger.warning("%s", message)
+            self._conflicts[(kind, name)] = dists
+            self.pm.failures.append(PluginFailure(f"{kind} '{name}'", ", ".join(dists), message))
         return dict(sorted(found.items()))
 
-
-def _as_iterable(records: Any, plugin: str, hook: str) -> Iterable[Any]:
-    if records is None:
-        return ()
-    if isinstance(records, RouterSpec | BenchmarkSpec | EmbedderSpec):
-        return (records,)
-    try:
-        return list(records)
-    except TypeError:
-        raise PluginError(f"plugin {plugin!r}: {hook} must yield records, returned {type(records).__name__}") from None
+    def _lookup(self, table: Mapping[str, S], name: str, kind: str) -> S:
+        if name not in table and (kind, name) in self._conflicts:
+            dists = self._conflicts[(kind, name)]
+            raise PluginError(
+                f"two plugins provide a {kind} named '{name}': {' and '.join(dists)}; "
+                f"uninstall one of them or disable it with ROUTELLM_DISABLE_PLUGINS"
+            )
+        return _lookup(table, name, kind)
 
 
 def _lookup(table: Mapping[str, S], name: str, kind: str) -> S:

@@ -35,6 +35,9 @@ class Router(abc.ABC, Generic[ConfigT]):
     #: True when scoring is cheap and never blocks (no model, no I/O): the server then scores on its
     #: event loop instead of paying a hop to a worker thread. Leave False for torch or network routers.
     inline: ClassVar[bool] = False
+    #: True when win rates are random draws (a ``seed`` option makes them reproducible): ``routellm eval``
+    #: then averages several seeded runs instead of reporting one.
+    stochastic: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -60,6 +63,21 @@ class Router(abc.ABC, Generic[ConfigT]):
         return np.fromiter(
             (self.calculate_strong_win_rate(p) for p in prompts), dtype=np.float64, count=len(prompts)
         )
+
+    def batch_model_scores(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
+        """Predicted quality of each of ``models`` for each prompt: shape ``(len(prompts), len(models))``.
+
+        Scores are logits: ``sigmoid(s[i, j])`` is model ``j``'s predicted quality on prompt ``i`` and
+        ``sigmoid(s[i, j] - s[i, k])`` the predicted probability that ``j``'s answer beats ``k``'s
+        (routing among N models, see :mod:`routellm.multi_model`). Routers that know many models
+        (``mf``, ``sw_ranking``) override this. The default is the documented fallback for two-model
+        routers, a cost-ordered ladder on the strong win rate ``w``: ``models`` must come cheapest
+        first (the routing engine passes them so) and model ``k`` of ``N`` gets predicted quality
+        ``w * k / (N - 1)``, so a higher win rate moves a request up the price ladder.
+        """
+        from routellm.multi_model import ladder_scores
+
+        return ladder_scores(self.batch_calculate_win_rate(list(prompts)), len(models))
 
     def route(self, prompt: str, threshold: float, models: ModelPair) -> str:
         """The model to answer ``prompt``: strong at or above ``threshold``, weak below it."""

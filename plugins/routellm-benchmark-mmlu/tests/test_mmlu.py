@@ -11,6 +11,11 @@ class TestMMLU(BenchmarkContract):
     benchmark_name = "mmlu"
     expected_count = 14037
 
+    @pytest.fixture(scope="class")
+    @staticmethod
+    def benchmark_section(shared_data):
+        return {"data_dir": str(shared_data)}
+
 
 def test_57_domains():
     from routellm_benchmark_mmlu import all_domains
@@ -20,7 +25,7 @@ def test_57_domains():
 
 
 def test_domains_are_selectable(shared_data):
-    data = get_registry().create_benchmark("mmlu", {"domains": ["abstract_algebra", "anatomy"]}).load()
+    data = get_registry().create_benchmark("mmlu", {"data_dir": str(shared_data), "domains": ["abstract_algebra", "anatomy"]}).load()
     assert len(data) == 100 + 135
     assert {i.split("/")[0] for i in data.ids} == {"abstract_algebra", "anatomy"}
 
@@ -31,14 +36,14 @@ def test_unknown_domain_names_the_valid_ones():
 
 
 def test_contamination_counts(shared_data):
-    full = get_registry().create_benchmark("mmlu", {"drop_contaminated": False}).load()
+    full = get_registry().create_benchmark("mmlu", {"data_dir": str(shared_data), "drop_contaminated": False}).load()
     assert len(full) == 14042
-    clean = get_registry().create_benchmark("mmlu").load()
+    clean = get_registry().create_benchmark("mmlu", {"data_dir": str(shared_data)}).load()
     assert clean.notes == ["MMLU: 14037/14042 prompts remain after decontamination"]
 
 
 def test_oracle_apgr_matches_reference(shared_data):
-    data = get_registry().create_benchmark("mmlu").load()
+    data = get_registry().create_benchmark("mmlu", {"data_dir": str(shared_data)}).load()
     strong, weak = data.quality[data.strong_model], data.quality[data.weak_model]
     metrics = compute_metrics(oracle_curve(strong, weak, 10), weak.mean(), strong.mean())
     assert round(metrics.apgr, 3) == 1.290

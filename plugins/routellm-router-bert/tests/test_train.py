@@ -106,7 +106,7 @@ def test_battles_without_a_common_model_need_a_strong_model(tmp_path):
         train_bert(path, tmp_path / "base", tmp_path / "out")
 
 
-@pytest.mark.slow
+@pytest.mark.quality  # minutes on a CPU: CI only
 def test_minilm_router_beats_chance_on_held_out_prompts(tmp_path, minilm_path, battles_file):
     """Fine-tune MiniLM on a slice of the shared battles; score held-out prompts it never saw."""
     options = BertTrainOptions(

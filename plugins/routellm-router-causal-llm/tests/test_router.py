@@ -13,7 +13,10 @@ from .conftest import save_tiny_llama
 
 
 def config(checkpoint, base, **extra):
-    return {"checkpoint_path": str(checkpoint), "model_id": str(base), "device": "cpu", "batch_size": 3, **extra}
+    return {
+        "checkpoint_path": str(checkpoint), "model_id": str(base), "device": "cpu", "batch_size": 3,
+        "score_position": "next_token", **extra,
+    }
 
 
 class TestCausalLLMContract(RouterContract):
@@ -128,6 +131,8 @@ def test_custom_and_checkpoint_templates(tmp_path, original_layout_checkpoint, t
         ({"model_type": "new_head"}, "model_type must be 'causal'"),
         ({"dtype": "int4"}, "dtype must be one of"),
         ({"prompt_format": "alpaca"}, "prompt_format must be one of"),
+        ({"score_position": "last"}, "score_position must be one of generate, next_token"),
+        ({"generation_window": 0}, "generation_window must be at least 1"),
         ({"system_message": "/nowhere/prompt.txt"}, "template file not found"),
         ({"no_such_key": 1}, "no_such_key"),
     ],
@@ -197,3 +202,85 @@ def test_plugin_import_does_not_load_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == [False, False]
+
+
+# --- RouteLLM's reading: the first score token within 6 greedily generated tokens ------------------
+
+
+def generating_checkpoint(folder, seed):
+    """A tiny checkpoint in RouteLLM's layout whose greedy continuation writes a score token after a
+    few other tokens (seed 2: at step 2 or 5) or, for some prompts, not at all (seed 3)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    save_tiny_llama(folder, extra_rows=5, tokenizer=False, seed=seed)
+    model = LlamaForCausalLM.from_pretrained(folder)
+    if seed == 2:
+        with torch.no_grad():
+            model.lm_head.weight[-5:] *= 2.0
+    model.save_pretrained(folder)
+    return folder
+
+
+def routellm_reading(router, prompt):
+    """RouteLLM's CausalLLMClassifier, prompt by prompt: greedy generate(max_new_tokens=6), the first
+    token past the original vocabulary, the softmax of the scores of the added tokens at that step."""
+    import torch
+
+    tok, model = router.classifier.tokenizer, router.classifier.model
+    input_ids = torch.as_tensor(tok.encode(router.prompt.conversation(prompt))).reshape(1, -1)
+    with torch.no_grad():
+        out = model.generate(
+            input_ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.eos_token_id,
+            output_scores=True, return_dict_in_generate=True,
+        )
+    output_ids = out.sequences.squeeze()[input_ids.shape[1]:]
+    orig_vocab_size = len(tok) - 5
+    step = next((i for i, x in enumerate(output_ids) if x >= orig_vocab_size), None)
+    if step is None:
+        return None, None
+    logits = out.scores[step][0][orig_vocab_size:].numpy().astype(np.float64)
+    exp = np.exp(logits - logits.max())
+    return step, exp / exp.sum()
+
+
+PROMPTS = [*SAMPLE_PROMPTS, "x" * 50, "Hi", "Prove it."]
+
+
+def test_routellm_checkpoints_read_the_first_generated_score_token(tmp_path, tiny_base):
+    checkpoint = generating_checkpoint(tmp_path / "ckpt", seed=2)
+    router = CausalLLMRouter.from_config(config(checkpoint, tiny_base, score_position=None))
+    assert router.score_position == "generate"  # no training settings: RouteLLM's checkpoint
+    steps, expected = zip(*(routellm_reading(router, p) for p in PROMPTS), strict=True)
+    assert set(steps) == {2, 5}  # the score comes after part of a header, at different steps
+    probs = router.score_probabilities(PROMPTS)
+    np.testing.assert_allclose(probs, np.array(expected), atol=1e-5)
+    threshold = router.config.score_threshold
+    np.testing.assert_allclose(router.batch_calculate_win_rate(PROMPTS), 1 - probs[:, threshold - 1:].sum(axis=1), atol=1e-9)
+    next_token = CausalLLMRouter.from_config(config(checkpoint, tiny_base))
+    assert np.abs(next_token.score_probabilities(PROMPTS) - probs).max() > 0.01  # reading position matters
+
+
+def test_no_score_token_in_the_window_falls_back_to_after_the_header(tmp_path, tiny_base, caplog):
+    checkpoint = generating_checkpoint(tmp_path / "ckpt", seed=3)
+    router = CausalLLMRouter.from_config(config(checkpoint, tiny_base, score_position="generate"))
+    readings = [routellm_reading(router, p) for p in PROMPTS]
+    missing = [p for p, (step, _) in zip(PROMPTS, readings, strict=True) if step is None]
+    assert 0 < len(missing) < len(PROMPTS)
+    probs = router.score_probabilities(PROMPTS)
+    next_token = CausalLLMRouter.from_config(config(checkpoint, tiny_base))
+    for prompt, row, (step, expected) in zip(PROMPTS, probs, readings, strict=True):
+        if step is None:
+            np.testing.assert_allclose(row, next_token.score_probabilities([prompt])[0], atol=1e-5)
+        else:
+            np.testing.assert_allclose(row, expected, atol=1e-5)
+    assert "no score token in the first 6 generated tokens" in caplog.text
+
+
+def test_first_score_step():
+    import torch
+
+    from routellm_router_causal_llm.model import first_score_step
+
+    new = torch.tensor([[7, 8, 100, 101], [100, 7, 7, 7], [7, 7, 7, 7]])
+    assert first_score_step(new, [100, 101]).tolist() == [2, 0, -1]

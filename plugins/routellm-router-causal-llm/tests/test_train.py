@@ -39,7 +39,7 @@ def test_preference_maps_to_five_equal_bins():
     assert score_labels(oriented).to_list() == [0, 0, 1, 2, 3, 3, 4, 4]
 
 
-@pytest.mark.slow
+@pytest.mark.quality  # minutes on a CPU: CI only
 def test_fine_tuning_learns_which_prompts_the_weak_model_handles(tmp_path, tiny_base):
     battles = tmp_path / "battles.parquet"
     pl.DataFrame(arena_rows(HARD[:6], False) + arena_rows(EASY[:6], True)).write_parquet(battles)

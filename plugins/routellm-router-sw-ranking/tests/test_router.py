@@ -11,7 +11,7 @@ from routellm.battles import load_battles
 from routellm.cli import build_app
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
-from routellm_router_sw_ranking.ranking_data import RankingData
+from routellm_router_sw_ranking.ranking_data import RankingData, drop_short_prompts
 from routellm_router_sw_ranking.router import SWRankingRouter
 
 # The trained-folder fixture embeds the battle prompts with the real MiniLM (~5-8 s once per session).
@@ -38,7 +38,7 @@ def router(trained_folder):
 
 def test_folder_holds_what_serving_needs(trained_folder, battles_slice):
     config = json.loads((trained_folder / "config.json").read_text())
-    battles = load_battles(battles_slice)
+    battles = drop_short_prompts(load_battles(battles_slice))
     assert config["format"] == "routellm-sw-ranking"
     assert config["num_prompts"] == battles["prompt"].n_unique()
     assert config["num_battles"] == battles.height
@@ -112,7 +112,7 @@ def test_not_a_trained_folder(tmp_path):
 def test_seed_config_keys_with_local_files(router, battles_slice, tmp_path):
     """arena_battle_datasets + arena_embedding_datasets (one vector per battle row), as in RouteLLM's config."""
     raw = pl.read_parquet(battles_slice)
-    first_turns = load_battles(battles_slice)["prompt"].to_list()
+    first_turns = load_battles(battles_slice)["prompt"].to_list()  # one vector per source row
     index = {p: i for i, p in enumerate(router.data.prompts)}
     per_battle = router.data.embeddings[[index[p] for p in first_turns]]
     half = raw.height // 2
@@ -169,3 +169,14 @@ def test_hub_folder_failure_says_what_to_do(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(ConfigError, match=r"cannot get 'someone/sw-ranking-data' from the Hugging Face Hub.*routellm train"):
         SWRankingRouter.from_config({"checkpoint_path": "someone/sw-ranking-data"})
+
+
+def test_model_scores_are_tier_ratings_consistent_with_the_win_rate(router, battles_slice):
+    prompts = load_battles(battles_slice)["prompt"].unique().sort().to_list()[:12]
+    weak, strong = router.weak_model, router.strong_model
+    scores = router.batch_model_scores(prompts, [weak, strong])
+    assert scores.shape == (len(prompts), 2)
+    gap = scores[:, 1] - scores[:, 0]
+    np.testing.assert_allclose(1 / (1 + np.exp(-gap)), router.batch_calculate_win_rate(prompts), rtol=1e-9)
+    with pytest.raises(ConfigError, match="not in the battles"):
+        router.batch_model_scores(prompts[:1], ["no-such-model", strong])

@@ -50,15 +50,24 @@ def eval_command(
     ),
     fmt: Annotated[str, typer.Option("--format", help="Curves and metrics as json or csv.")] = "json",
     overwrite_cache: OverwriteOption = None,
-    random_runs: Annotated[int, typer.Option(min=1, help="Seeded runs averaged for the random router.")] = 20,
+    random_runs: Annotated[int, typer.Option(min=1, help="Seeded runs averaged for stochastic routers such as random.")] = 20,
     data_dir: Annotated[
         Path | None, typer.Option(help="Local data folder with benchmarks/ (default $ROUTELLM_DATA_DIR, else download).")
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per batch_calculate_win_rate call.")] = 64,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write the HTML and PNG chart.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of the table.")] = False,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            help="For benchmarks that record each model's cost (routerbench): the models to route among "
+            "(comma-separated or repeated; default all). Adds the quality-vs-cost report.",
+        ),
+    ] = None,
 ) -> None:
-    """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR."""
+    """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR; and, where the
+    benchmark records costs, quality vs cost among N models (AIQ, single-model frontier, oracle)."""
     from routellm.extras import require
 
     require("polars", *(("altair", "vl_convert") if charts else ()), install="routellm-core[eval]", purpose="routellm eval")
@@ -103,6 +112,10 @@ def eval_command(
         if not as_json:
             typer.echo(summary(result))
             typer.echo(f"wrote {', '.join(str(p) for p in written)}\n")
+        if data.cost:
+            from routellm.evaluation.multi_commands import multi_report
+
+            multi_report(data, cfg, names, _names(models), output, charts=charts, quiet=as_json, batch_size=batch_size)
     if as_json:
         typer.echo(json.dumps([to_jsonable(r) for r in results], indent=2))
 
@@ -122,8 +135,23 @@ def calibrate_command(
     ] = None,
     overwrite_cache: OverwriteOption = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per batch_calculate_win_rate call.")] = 64,
+    spend_share: Annotated[
+        list[float] | None,
+        typer.Option(help="With a models: list: share(s) of the spend of always calling the most expensive model, e.g. 0.4."),
+    ] = None,
+    usd_per_1k: Annotated[
+        list[float] | None,
+        typer.Option("--usd-per-1k", help="With a models: list: average USD per 1,000 requests, e.g. 2.5."),
+    ] = None,
+    completion_tokens: Annotated[
+        float, typer.Option(min=0, help="With a models: list: output tokens assumed per request when estimating cost.")
+    ] = 256.0,
 ) -> None:
-    """Score a data set's prompts, print the threshold per router for each share of strong calls, save them."""
+    """Score a data set's prompts, print the threshold per router for each share of strong calls, save them.
+
+    With a ``models:`` list of N priced models in the config, calibrate the routing knob instead: the
+    knob per router for each ``--spend-share`` / ``--usd-per-1k`` target (names ``router-<r>-p<pct>``
+    and ``router-<r>-b<usd>`` then use it)."""
     from routellm.extras import require
 
     require("polars", install="routellm-core[eval]", purpose="routellm calibrate")
@@ -133,10 +161,17 @@ def calibrate_command(
     names = _names(routers, more_routers)
     if not names:
         raise ConfigError("name at least one router with --routers")
+    cfg = load_config(config)
+    if isinstance(cfg.section("models"), list):
+        from routellm.evaluation.multi_commands import calibrate_multi_command
+
+        calibrate_multi_command(
+            names, cfg, dataset, output, spend_share or [], usd_per_1k or [], completion_tokens, batch_size
+        )
+        return
     for pct in strong_model_pct:
         if not 0.0 <= pct <= 1.0:
             raise ConfigError(f"--strong-model-pct must be a fraction between 0 and 1 (0.2 for 20%), got {pct}")
-    cfg = load_config(config)
     runs, path = calibrate(
         names, strong_model_pct, dataset=dataset, config=cfg, output=output, overwrite=_names(overwrite_cache),
         batch_size=batch_size,

@@ -17,8 +17,6 @@ from routellm.router import Router
 
 logger = logging.getLogger(__name__)
 
-#: Routers whose win rates are random draws: evaluated under several seeds and averaged.
-RANDOMISED_ROUTERS = frozenset({"random"})
 ORACLE = "optimal"
 
 
@@ -78,8 +76,8 @@ def evaluate(
     """Sweep every router in ``routers`` (name -> config section) over ``data``.
 
     Win rates come from the cache unless the router is in ``overwrite``; a router is only built
-    (its model loaded) when its win rates are not cached. Routers in
-    :data:`RANDOMISED_ROUTERS` run ``random_runs`` times with seeds ``seed, seed+1, ...`` (``seed``
+    (its model loaded) when its win rates are not cached. Stochastic routers (``Router.stochastic``,
+    e.g. ``random``; their ``Config`` must take a ``seed``) run ``random_runs`` times with seeds ``seed, seed+1, ...`` (``seed``
     from their section, default 0) and their curves are averaged point by point.
     """
     resolve = resolve or _registry_class
@@ -92,13 +90,13 @@ def evaluate(
     results = []
     for name, section in routers.items():
         section = dict(section or {})
-        if name in RANDOMISED_ROUTERS and random_runs > 1:
+        router_class = resolve(name)
+        if getattr(router_class, "stochastic", False) and random_runs > 1:
             base = int(section.get("seed") or 0)
             sections = [{**section, "seed": base + i} for i in range(random_runs)]
         else:
             sections = [section]
         curves, all_cached = [], True
-        router_class = resolve(name)
         for run_section in sections:
             recipe = RouterRecipe(name, router_class, run_section)
             win_rates, cached = cached_win_rates(

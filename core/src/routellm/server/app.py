@@ -107,6 +107,7 @@ def create_app(
     ``close_engine``: close the engine's routers when the app shuts down.
     """
     metrics = ServerMetrics()
+    metrics.prices = {name: u.price for name, u in settings.upstreams.items() if u.price is not None}
     state = _State(settings, engine, metrics)
 
     @asynccontextmanager
@@ -219,7 +220,7 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
     stream = body.get("stream") is True
     assert state.upstream is not None, "the app's lifespan has not started"
     try:
-        attempt = await state.upstream.send(decision.model, body, stream=stream)
+        attempt = await state.upstream.send(decision.model, body, stream=stream, fallback_to=decision.fallbacks)
     except UpstreamFailure as exc:
         metrics.requests.inc(router, decision.model, str(exc.status))
         return _error(exc.status, str(exc), code=exc.kind, headers=_routing_headers(decision, decision.model))
@@ -250,6 +251,7 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
         if usage is not None:
             metrics.tokens.inc(served, "prompt", amount=usage.prompt_tokens)
             metrics.tokens.inc(served, "completion", amount=usage.completion_tokens)
+            metrics.add_spend(served, usage.prompt_tokens, usage.completion_tokens)
     return ASGIResponse(body=content, status_code=status, encoded_headers=headers)
 
 
@@ -318,6 +320,7 @@ def _scan_usage(metrics: ServerMetrics, model: str, data: bytes) -> bytes:
             if usage is not None:
                 metrics.tokens.inc(model, "prompt", amount=usage.prompt_tokens)
                 metrics.tokens.inc(model, "completion", amount=usage.completion_tokens)
+                metrics.add_spend(model, usage.prompt_tokens, usage.completion_tokens)
     return rest[-65536:]
 
 
@@ -337,6 +340,7 @@ class ServeOptions(msgspec.Struct, frozen=True):
 def load_app(options: ServeOptions) -> Litestar:
     """Load the config, resolve settings, build the routers and the app."""
     from routellm.config import load_config
+    from routellm.multi_model import ModelLadder
     from routellm.routing import ModelPair
     from routellm.server.settings import Overrides, resolve_settings
 
@@ -351,6 +355,7 @@ def load_app(options: ServeOptions) -> Litestar:
         ModelPair(strong=settings.strong.name, weak=settings.weak.name),
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
+        ladder=ModelLadder.from_settings(settings),
     )
     return create_app(settings, engine)
 

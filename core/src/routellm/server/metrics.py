@@ -103,6 +103,13 @@ class ServerMetrics:
             "Tokens reported in upstream 'usage', by model and type.",
             ("model", "type"),
         )
+        self.spend = Counter(
+            "routellm_spend_usd_total",
+            "Spend in USD by model, from upstream 'usage' and the configured prices (models with a price only).",
+            ("model",),
+        )
+        #: Configured prices by model name (USD per 1M tokens), for ``spend``.
+        self.prices: dict = {}
         self.all = (
             self.requests,
             self.routing_seconds,
@@ -110,7 +117,14 @@ class ServerMetrics:
             self.upstream_errors,
             self.fallbacks,
             self.tokens,
+            self.spend,
         )
+
+    def add_spend(self, model: str, prompt_tokens: float, completion_tokens: float) -> None:
+        """Count the USD a call cost at ``model``'s configured price (nothing when it has none)."""
+        price = self.prices.get(model)
+        if price is not None:
+            self.spend.inc(model, amount=price.cost(prompt_tokens, completion_tokens))
 
     def add_usage(self, model: str, usage: dict | None) -> None:
         if not isinstance(usage, dict):

@@ -53,6 +53,17 @@ class Secret:
         return hash(self._value)
 
 
+class Price(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A model's price in USD per 1M tokens, for input (prompt) and output (completion) tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, prompt_tokens: float, completion_tokens: float) -> float:
+        """USD for one call with this usage."""
+        return (prompt_tokens * self.input + completion_tokens * self.output) / 1e6
+
+
 class EndpointSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One model's upstream, as written in the config."""
 
@@ -61,6 +72,8 @@ class EndpointSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     api_key: str | None = None
     api_key_env: str | None = None
     model: str | None = None
+    #: USD per 1M input/output tokens (required when ``models:`` lists more than two models).
+    price: Price | None = None
 
 
 class ModelsSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -118,6 +131,7 @@ class Upstream(msgspec.Struct, frozen=True):
     base_url: str
     model: str
     api_key: Secret | None = None
+    price: Price | None = None
 
     @property
     def chat_url(self) -> str:
@@ -131,10 +145,19 @@ class ServeSettings(msgspec.Struct, frozen=True):
     weak: Upstream
     server: ServerSection = ServerSection()
     server_api_keys: tuple[Secret, ...] = ()
+    #: With a ``models:`` list of N models: every upstream, cheapest first (empty for a strong/weak pair).
+    ladder: tuple[Upstream, ...] = ()
 
     @property
     def upstreams(self) -> dict[str, Upstream]:
+        if self.ladder:
+            return {u.name: u for u in self.ladder}
         return {self.strong.name: self.strong, self.weak.name: self.weak}
+
+    @property
+    def multi_model(self) -> bool:
+        """Whether requests are routed among a ``models:`` list rather than a strong/weak pair."""
+        return bool(self.ladder)
 
 
 class Overrides(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -196,6 +219,14 @@ def resolve_settings(
     weak model's. Without any key, ``$OPENAI_API_KEY`` is used when set (as RouteLLM did).
     """
     o = overrides or Overrides()
+    if isinstance(models, list):
+        from routellm.multi_model import resolve_model_list
+
+        ladder = resolve_model_list(models, o, where=where)
+        settings = resolve_settings(None, server, msgspec.structs.replace(
+            o, strong_model=None, weak_model=None, base_url=None, api_key=None, alt_base_url=None, alt_api_key=None
+        ), where=where)
+        return msgspec.structs.replace(settings, strong=ladder[-1], weak=ladder[0], ladder=ladder)
     models_section = convert_section(models, ModelsSection, where=f"{where}: models")
     server_section = convert_section(server, ServerSection, where=f"{where}: server")
     strong = _endpoint(models_section.strong)
@@ -236,8 +267,8 @@ def resolve_settings(
     if server_section.retries < 0:
         raise ConfigError(f"{where}: server.retries must be 0 or more")
     return ServeSettings(
-        strong=Upstream(strong_name, strong_base, strong.model or strong_name, strong_key),
-        weak=Upstream(weak_name, weak_base, weak.model or weak_name, weak_key),
+        strong=Upstream(strong_name, strong_base, strong.model or strong_name, strong_key, strong.price),
+        weak=Upstream(weak_name, weak_base, weak.model or weak_name, weak_key, weak.price),
         server=server_section,
         server_api_keys=tuple(Secret(k) for k in dict.fromkeys(server_keys)),
     )

@@ -160,6 +160,10 @@ class UpstreamClient:
 
     def other(self, model: str) -> str:
         s = self.settings
+        if s.ladder:  # N models: the next pricier model, else the next cheaper one
+            from routellm.multi_model import ModelLadder, neighbours
+
+            return neighbours(ModelLadder.from_upstreams(s.ladder), model)[0]
         return s.weak.name if model == s.strong.name else s.strong.name
 
     def _delay(self, attempt: int, response: httpx.Response | None) -> float:
@@ -227,12 +231,19 @@ class UpstreamClient:
         raise last_error
 
     async def send(
-        self, model: str, body: dict[str, Any], *, stream: bool, fallback: bool | None = None
+        self,
+        model: str,
+        body: dict[str, Any],
+        *,
+        stream: bool,
+        fallback: bool | None = None,
+        fallback_to: tuple[str, ...] = (),
     ) -> Attempt:
         """Call ``model``'s upstream (then the other model's, with fallback) and return its answer.
 
         A 4xx answer (other than 429) is returned as is: the client's request is at fault and the
-        other model would refuse it too. Raises :class:`UpstreamFailure` when nothing answered.
+        other model would refuse it too. ``fallback_to``: the models to fall back to, best first (the
+        first is tried; default: the other model of the pair). Raises :class:`UpstreamFailure` when nothing answered.
         """
         use_fallback = self.server.fallback if fallback is None else fallback
         try:
@@ -245,7 +256,7 @@ class UpstreamClient:
             return result
         if result is not None:
             await result.response.aclose()
-        other = self.other(model)
+        other = fallback_to[0] if fallback_to else self.other(model)
         second = await self._try_model(other, body, stream)
         second.fell_back_from = model
         return second

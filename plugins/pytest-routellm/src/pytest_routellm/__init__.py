@@ -102,11 +102,17 @@ class BenchmarkContract:
 
     @pytest.fixture(scope="class")
     @staticmethod
-    def data(request):
+    def benchmark_section(request) -> dict[str, Any]:
+        """The benchmark's config section; override this fixture to add options from other fixtures
+        (e.g. a ``data_dir``)."""
+        return dict(request.cls.benchmark_config)
+
+    @pytest.fixture(scope="class")
+    @staticmethod
+    def data(request, benchmark_section):
         from routellm.registry import get_registry
 
-        cls = request.cls
-        return get_registry().create_benchmark(cls.benchmark_name, cls.benchmark_config).load()
+        return get_registry().create_benchmark(request.cls.benchmark_name, benchmark_section).load()
 
     def test_shapes(self, data):
         assert len(data.prompts) > 0
@@ -390,7 +396,7 @@ def routing_server(
     routers: tuple[str, ...] = ("random",),
     config: dict[str, Any] | None = None,
     server: dict[str, Any] | None = None,
-    models: dict[str, Any] | None = None,
+    models: dict[str, Any] | list[dict[str, Any]] | None = None,
 ) -> Iterator[tuple[str, Any]]:
     """Run ``routellm serve``'s app on loopback against ``upstream_url``; yield ``(base_url, app)``.
 
@@ -399,6 +405,7 @@ def routing_server(
     """
     from routellm.config import parse_config
     from routellm.engine import RoutingEngine
+    from routellm.multi_model import ModelLadder
     from routellm.routing import ModelPair
     from routellm.server.app import create_app
     from routellm.server.settings import resolve_settings
@@ -419,6 +426,7 @@ def routing_server(
         ModelPair(settings.strong.name, settings.weak.name),
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
+        ladder=ModelLadder.from_settings(settings),
     )
     app = create_app(settings, engine)
     with serve_in_thread(app) as url:

@@ -15,16 +15,16 @@ WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 class MTBenchBenchmarkConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     #: Local data folder holding ``benchmarks/mt_bench/``; default ``$ROUTELLM_DATA_DIR``, else download.
     data_dir: str | None = None
-    drop_contaminated: bool = False
+    drop_contaminated: bool = True
 
 
 class MTBenchBenchmark(Benchmark[MTBenchBenchmarkConfig]):
     """Each question is routed on its first turn; its quality is the model's mean judge score (1-10)
     over both turns, as in RouteLLM.
 
-    RouteLLM's MT Bench contamination list pairs 8 training prompts with MT Bench turns; the paper
-    decontaminates the *training* data against it, so all 80 questions are kept by default. Set
-    ``drop_contaminated`` to drop the questions with a listed turn instead.
+    As RouteLLM's evaluation does, the 8 questions with a turn in its MT Bench contamination list
+    (turns that also appear in router training data) are dropped: 72 remain. Set
+    ``drop_contaminated: false`` to keep all 80.
     """
 
     Config = MTBenchBenchmarkConfig
@@ -50,7 +50,7 @@ class MTBenchBenchmark(Benchmark[MTBenchBenchmarkConfig]):
         else:
             note = (
                 f"MT Bench: {total} questions, routed on turn 1 and scored over both turns "
-                f"({listed.height} have a turn in the contamination list, which the paper applies to training data)"
+                f"(contamination list not applied: {listed.height} have a listed turn)"
             )
         judgements = pl.read_ndjson(root / "judgements.jsonl").select(
             pl.col("question_id").cast(pl.Int64), pl.col("model"), pl.col("turn").cast(pl.Int64),
@@ -87,5 +87,5 @@ def routellm_benchmarks():
     yield BenchmarkSpec(
         name="mt_bench",
         benchmark_class=MTBenchBenchmark,
-        description="MT Bench, 80 questions routed on turn 1; GPT-4 judge score (1-10) over both turns.",
+        description="MT Bench (72 questions after decontamination) routed on turn 1; GPT-4 judge score (1-10) over both turns.",
     )

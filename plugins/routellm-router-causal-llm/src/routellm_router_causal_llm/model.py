@@ -18,6 +18,13 @@ SCORE_TOKENS = ("[[1]]", "[[2]]", "[[3]]", "[[4]]", "[[5]]")
 #: Written beside a trained checkpoint: how its prompts were built.
 SETTINGS_FILE = "routellm_causal_llm.json"
 DTYPES = ("auto", "float32", "float16", "bfloat16")
+#: Where the score is read. ``generate`` (RouteLLM): greedy generation of up to ``generation_window``
+#: tokens after the user turn, then the first score token the model produced, whatever part of the
+#: assistant header it wrote before it. ``next_token``: the token right after the whole assistant
+#: header (what ``routellm train causal_llm`` trains).
+SCORE_POSITIONS = ("generate", "next_token")
+#: RouteLLM's ``max_new_tokens``.
+GENERATION_WINDOW = 6
 
 
 @dataclass
@@ -144,6 +151,49 @@ def score_probabilities(classifier: Classifier, ids: Sequence[Sequence[int]], ba
             scores = logits[:, classifier.score_ids].float()
             out[index] = torch.softmax(scores, dim=-1).cpu().numpy()
     return out
+
+
+def first_score_step(new_tokens: Any, score_ids: Sequence[int]) -> np.ndarray:
+    """Per row of generated tokens ``(n, steps)``: the first step that produced a score token, or -1."""
+    import torch
+
+    hits = torch.isin(new_tokens, torch.as_tensor(list(score_ids), device=new_tokens.device))
+    first = hits.int().argmax(dim=1)
+    return torch.where(hits.any(dim=1), first, torch.full_like(first, -1)).cpu().numpy()
+
+
+def generated_score_probabilities(
+    classifier: Classifier, ids: Sequence[Sequence[int]], batch_size: int, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """RouteLLM's reading: greedy generation of up to ``window`` tokens per prompt; the softmax over the
+    score tokens' scores at the first step that produced one. Returns the probabilities ``(n, k)`` and
+    a mask of the prompts whose window held no score token (their rows are NaN)."""
+    import torch
+
+    out = np.full((len(ids), len(classifier.score_ids)), np.nan, dtype=np.float64)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    tokenizer, model = classifier.tokenizer, classifier.model
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            batch = tokenizer.pad({"input_ids": [list(ids[i]) for i in index]}, return_tensors="pt")
+            input_ids = batch["input_ids"].to(classifier.device)
+            generated = model.generate(
+                input_ids=input_ids,
+                attention_mask=batch["attention_mask"].to(classifier.device),
+                max_new_tokens=window,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                output_scores=True,
+                return_dict_in_generate=True,
+            )
+            new_tokens = generated.sequences[:, input_ids.shape[1] :]
+            steps = first_score_step(new_tokens, classifier.score_ids)
+            scores = torch.stack(generated.scores, dim=1)[:, :, classifier.score_ids].float()
+            for row, step in enumerate(steps):
+                if step >= 0:
+                    out[index[row]] = torch.softmax(scores[row, step], dim=-1).cpu().numpy()
+    return out, np.isnan(out[:, 0])
 
 
 def strong_win_rate(probs: np.ndarray, score_threshold: int) -> np.ndarray:

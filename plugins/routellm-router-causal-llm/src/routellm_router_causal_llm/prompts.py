@@ -20,8 +20,8 @@ CLASSIFIER_TEMPLATE = "classifier_ft_v5.txt"
 #: ``llama3``: RouteLLM's Llama 3 format; ``chat_template``: the tokenizer's own chat template.
 PROMPT_FORMATS = ("llama3", "chat_template")
 
-# RouteLLM's Llama 3 turn format. The tokenizer adds <|begin_of_text|>; the model then writes the
-# assistant header and its score token, so scoring appends the header and reads the next token.
+# RouteLLM's Llama 3 turn format. The tokenizer adds <|begin_of_text|>; RouteLLM's prompt ends after
+# the user turn and the model writes the assistant header, then its score token.
 _LLAMA3_TURN = "<|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>"
 _LLAMA3_GENERATION = "<|start_header_id|>assistant<|end_header_id|>\n\n"
 
@@ -80,7 +80,16 @@ class PromptBuilder:
         ]
 
     def __call__(self, prompt: str) -> str:
+        """The conversation plus the assistant header: the score token comes next."""
         messages = self.messages(prompt)
         if self.prompt_format == "chat_template":
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return "".join(_LLAMA3_TURN.format(**m) for m in messages) + _LLAMA3_GENERATION
+        return self.conversation(prompt) + _LLAMA3_GENERATION
+
+    def conversation(self, prompt: str) -> str:
+        """The conversation up to the end of the user turn (RouteLLM's prompt: the model writes the
+        assistant header, then its score token)."""
+        messages = self.messages(prompt)
+        if self.prompt_format == "chat_template":
+            return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False)
+        return "".join(_LLAMA3_TURN.format(**m) for m in messages)

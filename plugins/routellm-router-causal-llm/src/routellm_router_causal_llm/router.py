@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import msgspec
@@ -11,9 +12,12 @@ from routellm.checkpoints import HubCheckpointMixin, resolve_checkpoint
 from routellm.errors import ConfigError
 from routellm.router import Router
 from routellm_router_causal_llm.model import (
+    GENERATION_WINDOW,
+    SCORE_POSITIONS,
     SCORE_TOKENS,
     checkpoint_settings,
     encode,
+    generated_score_probabilities,
     load_classifier,
     score_probabilities,
     strong_win_rate,
@@ -24,6 +28,8 @@ from routellm_router_causal_llm.prompts import (
     PromptBuilder,
     load_template,
 )
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CHECKPOINT = "routellm/causal_llm_gpt4_augmented"
 #: The base model of RouteLLM's checkpoint; its tokenizer is used when a checkpoint ships none.
@@ -55,15 +61,23 @@ class CausalLLMRouterConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=T
     #: Tokens kept per prompt (cut from the left, as RouteLLM); default: no limit.
     max_length: int | None = None
     revision: str | None = None
+    #: ``generate`` (RouteLLM's reading) or ``next_token``; default: ``next_token`` for checkpoints
+    #: made by ``routellm train causal_llm``, ``generate`` for others (RouteLLM's).
+    score_position: str | None = None
+    #: Tokens generated in ``generate`` mode (RouteLLM's ``max_new_tokens``).
+    generation_window: int = GENERATION_WINDOW
 
 
 class CausalLLMRouter(HubCheckpointMixin, Router[CausalLLMRouterConfig]):
     """Strong win rate = ``1 - P(score >= score_threshold)``, as in RouteLLM.
 
-    The model reads RouteLLM's system and question templates around the prompt and would answer
-    with a score token; a high score means the weak model is expected to answer well. One forward
-    pass per batch reads the next-token logits of the score tokens (left padding), and their
-    softmax gives ``P(score)``.
+    The model reads RouteLLM's system and question templates around the prompt and answers with a
+    score token; a high score means the weak model is expected to answer well. ``P(score)`` is the
+    softmax of the score tokens' logits where the model writes its score: for RouteLLM's checkpoint
+    (``score_position: generate``) the first score token of a greedy generation of up to 6 tokens
+    after the user turn, exactly as RouteLLM reads it, even when the model skips part of the
+    assistant header; for checkpoints from ``routellm train causal_llm`` (``next_token``) the token
+    right after the assistant header, one forward pass per batch.
     """
 
     Config = CausalLLMRouterConfig
@@ -80,6 +94,10 @@ class CausalLLMRouter(HubCheckpointMixin, Router[CausalLLMRouterConfig]):
             raise ConfigError(f"{OWNER}: score_threshold must be between 1 and {cfg.num_outputs}, got {cfg.score_threshold}")
         if cfg.batch_size < 1:
             raise ConfigError(f"{OWNER}: batch_size must be at least 1, got {cfg.batch_size}")
+        if cfg.score_position is not None and cfg.score_position not in SCORE_POSITIONS:
+            raise ConfigError(f"{OWNER}: score_position must be one of {', '.join(SCORE_POSITIONS)}, got '{cfg.score_position}'")
+        if cfg.generation_window < 1:
+            raise ConfigError(f"{OWNER}: generation_window must be at least 1, got {cfg.generation_window}")
         from routellm.devices import pick_device
 
         self.path = self.checkpoint_folder = resolve_checkpoint(cfg.checkpoint_path, owner=OWNER, revision=cfg.revision)
@@ -100,18 +118,39 @@ class CausalLLMRouter(HubCheckpointMixin, Router[CausalLLMRouterConfig]):
             self.classifier.tokenizer,
             owner=OWNER,
         )
+        self.score_position = cfg.score_position or settings.get(
+            "score_position", "next_token" if settings else "generate"
+        )
 
     def score_probabilities(self, prompts: Sequence[str]) -> np.ndarray:
         """``P(score = 1..5)`` for each prompt, shape ``(len(prompts), num_outputs)``."""
         if self.classifier is None:
             raise RuntimeError(f"{OWNER} is closed")
-        ids = encode(
+        if self.score_position == "next_token":
+            return self._next_token_probabilities(prompts)
+        ids = self._encode([self.prompt.conversation(p) for p in prompts])
+        probs, missing = generated_score_probabilities(
+            self.classifier, ids, self.config.batch_size, self.config.generation_window
+        )
+        if missing.any():
+            # RouteLLM fails on such a prompt; read the score right after the assistant header instead.
+            logger.warning(
+                "%s: no score token in the first %d generated tokens for %d prompt(s); reading it after the header",
+                OWNER, self.config.generation_window, int(missing.sum()),
+            )
+            probs[missing] = self._next_token_probabilities([p for p, m in zip(prompts, missing, strict=True) if m])
+        return probs
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return encode(
             self.classifier.tokenizer,
-            [self.prompt(p) for p in prompts],
+            texts,
             add_special_tokens=self.prompt.adds_special_tokens,
             max_length=self.config.max_length,
         )
-        return score_probabilities(self.classifier, ids, self.config.batch_size)
+
+    def _next_token_probabilities(self, prompts: Sequence[str]) -> np.ndarray:
+        return score_probabilities(self.classifier, self._encode([self.prompt(p) for p in prompts]), self.config.batch_size)
 
     def calculate_strong_win_rate(self, prompt: str) -> float:
         return float(self.batch_calculate_win_rate([prompt])[0])

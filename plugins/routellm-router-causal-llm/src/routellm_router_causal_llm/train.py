@@ -189,7 +189,7 @@ def train_causal_llm(
     tokenizer.save_pretrained(out)
     (out / SYSTEM_TEMPLATE).write_text(system, encoding="utf-8")
     (out / CLASSIFIER_TEMPLATE).write_text(question, encoding="utf-8")
-    (out / SETTINGS_FILE).write_text(json.dumps({"prompt_format": options.prompt_format}, indent=2), encoding="utf-8")
+    (out / SETTINGS_FILE).write_text(json.dumps({"prompt_format": options.prompt_format, "score_position": "next_token"}, indent=2), encoding="utf-8")
     (out / REPORT_FILE).write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=2))
     write_model_card(out, report)
     return report

@@ -14,7 +14,7 @@ from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 from routellm.router import Router
 from routellm_router_mf.checkpoint import MFConfig, find_model, load_checkpoint, resolve_checkpoint
-from routellm_router_mf.scoring import pair_direction, prompt_matrix, sigmoid
+from routellm_router_mf.scoring import model_directions, pair_direction, prompt_matrix, sigmoid
 
 #: The embedder RouteLLM's published checkpoints were trained with.
 ROUTELLM_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-3-small"}
@@ -82,6 +82,27 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
             return np.zeros(0, dtype=np.float64)
         x = prompt_matrix(self.checkpoint, self.embedder.embed(prompts), prompts)
         return sigmoid(x @ self.direction)
+
+    def batch_model_scores(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
+        """Each model's score ``s(m, x)`` (logit scale) from the checkpoint's model table, for N-model routing.
+
+        Every name in ``models`` must be in the checkpoint's table (exact, alias or loose match).
+        """
+        prompts = list(prompts)
+        directions = self._directions(tuple(models))
+        if not prompts:
+            return np.zeros((0, len(models)), dtype=np.float64)
+        x = prompt_matrix(self.checkpoint, self.embedder.embed(prompts), prompts)
+        return np.asarray(x, dtype=np.float64) @ directions.T
+
+    def _directions(self, models: tuple[str, ...]) -> np.ndarray:
+        cache = self.__dict__.setdefault("_direction_cache", {})
+        if models not in cache:
+            where = f"router 'mf' (checkpoint {self.folder})"
+            rows = [find_model(self.checkpoint.names, m, where=where, aliases=self.checkpoint.aliases) for m in models]
+            _, weights = load_checkpoint(self.folder)
+            cache[models] = model_directions(weights, rows)
+        return cache[models]
 
     def close(self) -> None:
         if "embedder" in self.__dict__ and self._embedder is None:

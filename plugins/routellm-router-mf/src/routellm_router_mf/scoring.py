@@ -30,6 +30,15 @@ def pair_direction(weights: MFWeights, strong: int, weak: int) -> np.ndarray:
     return gap @ weights.text_proj.astype(np.float64)
 
 
+def model_directions(weights: MFWeights, rows: Sequence[int]) -> np.ndarray:
+    """Matrix ``D`` with ``s(m, x) = (D x)[k]`` for model ``rows[k]``: shape ``(len(rows), input_dim)``, float64."""
+    p_hat = normalize_rows(weights.P.astype(np.float64))[list(rows)]
+    scaled = p_hat * weights.classifier[0].astype(np.float64)
+    if weights.text_proj is None:
+        return scaled
+    return scaled @ weights.text_proj.astype(np.float64)
+
+
 def prompt_features(config: MFConfig, prompts: Sequence[str]) -> np.ndarray:
     """The checkpoint's extra prompt features, standardised: shape ``(len(prompts), len(config.features))``."""
     columns = []

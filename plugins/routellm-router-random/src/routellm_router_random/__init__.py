@@ -35,6 +35,8 @@ class RandomRouter(Router[RandomRouterConfig]):
 
     #: A hash or a draw costs about a microsecond: score on the server's event loop.
     inline = True
+    #: Win rates are random draws: `routellm eval` averages seeded runs.
+    stochastic = True
 
     def __init__(self, config: RandomRouterConfig | None = None) -> None:
         super().__init__(config)

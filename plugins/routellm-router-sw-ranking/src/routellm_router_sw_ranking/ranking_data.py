@@ -41,6 +41,17 @@ DEFAULT_NUM_TIERS = 10
 DEFAULT_RIDGE = 1e-3
 #: A battle's score for model_a.
 SCORES = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5}
+#: RouteLLM's ``preprocess_battles`` drops battles whose first turn, stripped, is shorter than this.
+MIN_PROMPT_CHARS = 16
+
+
+def drop_short_prompts(battles: pl.DataFrame) -> pl.DataFrame:
+    """The battles RouteLLM's sw_ranking keeps: first turn at least :data:`MIN_PROMPT_CHARS` characters
+    once stripped (Python's ``str.strip``, as RouteLLM)."""
+    import polars as pl
+
+    stripped = pl.col("prompt").map_elements(lambda p: len(p.strip()), return_dtype=pl.Int64)
+    return battles.filter(stripped >= MIN_PROMPT_CHARS)
 
 
 @dataclass

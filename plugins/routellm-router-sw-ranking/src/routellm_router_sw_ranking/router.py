@@ -202,6 +202,39 @@ class SWRankingRouter(HubCheckpointMixin, Router[SWRankingRouterConfig]):
 
     # ---- scoring ----------------------------------------------------------------------------
 
+    def ratings_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
+        """Per prompt, every tier's Bradley-Terry strength (natural-log scale): shape ``(n, num_tiers)``."""
+        q = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))
+        if q.shape[1] != self._keys.shape[1]:
+            raise ValueError(f"prompt embeddings have {q.shape[1]} dims, the battles' have {self._keys.shape[1]}")
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
+        out = np.empty((len(q), self.n_tiers))
+        step = self.config.batch_size
+        for start in range(0, len(q), step):
+            weights = similarity_weights(q[start : start + step] @ self._keys.T)
+            out[start : start + step] = fit_bradley_terry(
+                weights @ self.scores,
+                weights @ self.counts,
+                self.first,
+                self.second,
+                self.n_tiers,
+                ridge=self.config.ridge,
+                init=self._init,
+            )
+        return out
+
+    def batch_model_scores(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
+        """Each model's tier strength for each prompt (logit scale), for N-model routing.
+
+        A model scores its tier's similarity-weighted Bradley-Terry strength, so two models in one tier
+        score alike; every name must be one of the battles' models (matched loosely).
+        """
+        tiers = [self.data.tiers[self.data.resolve_model(m, "routed")] for m in models]
+        if len(prompts) == 0:
+            return np.zeros((0, len(models)))
+        ratings = self.ratings_from_embeddings(self.embedder.embed(list(prompts)))
+        return ratings[:, tiers]
+
     def win_rates_from_embeddings(self, embeddings: np.ndarray) -> np.ndarray:
         """Strong win rates for prompts already embedded (rows), as float64."""
         q = np.atleast_2d(np.asarray(embeddings, dtype=np.float64))

@@ -15,6 +15,7 @@ from routellm_router_sw_ranking.ranking_data import (
     DEFAULT_RIDGE,
     RankingData,
     distinct_prompts,
+    drop_short_prompts,
     embed_prompts,
 )
 
@@ -72,8 +73,10 @@ def from_seed_config(
     ridge: float = DEFAULT_RIDGE,
 ) -> RankingData:
     """RouteLLM's ``arena_battle_datasets`` / ``arena_embedding_datasets``: concatenated battles, each
-    battle source paired with the embeddings source at the same position (one vector per row). Without
-    embedding sources the distinct prompts are embedded now with ``embedder``."""
+    battle source paired with the embeddings source at the same position. As in RouteLLM, battles whose
+    first turn is under 16 characters are dropped; an embeddings source has one vector per kept battle
+    (RouteLLM's files, e.g. ``routellm/arena_battles_embeddings``) or one per row of the battles source.
+    Without embedding sources the distinct prompts are embedded now with ``embedder``."""
     import polars as pl
 
     from routellm.battles import load_battles
@@ -87,16 +90,20 @@ def from_seed_config(
         )
     frames, vectors = [], []
     for i, source in enumerate(battle_sources):
-        battles = load_battles(source, split=split, row_index=True)
+        battles = drop_short_prompts(load_battles(source, split=split, row_index=True))
         if embedding_sources is not None:
             emb = load_embeddings(embedding_sources[i], split=split)
             rows = battles["row"].to_numpy()
-            if rows.size and rows.max() >= len(emb):
+            if len(emb) == battles.height:  # RouteLLM's layout: aligned with the kept battles
+                vectors.append(emb)
+            elif rows.size and rows.max() < len(emb):  # aligned with the source's rows
+                vectors.append(emb[rows])
+            else:
                 raise ConfigError(
                     f"router 'sw_ranking': {embedding_sources[i]} has {len(emb)} embeddings but {source} has "
-                    f"at least {rows.max() + 1} rows; the two must be aligned row by row"
+                    f"{battles.height} battles with a first turn of at least 16 characters (and at least "
+                    f"{rows.max() + 1 if rows.size else 0} rows); give one vector per kept battle or per row, in order"
                 )
-            vectors.append(emb[rows])
         frames.append(battles.drop("row"))
     battles = pl.concat(frames)
     label = ", ".join(battle_sources)

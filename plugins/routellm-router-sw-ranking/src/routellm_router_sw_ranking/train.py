@@ -43,6 +43,7 @@ def train_command(
         ROUTELLM_WEAK,
         RankingData,
         distinct_prompts,
+        drop_short_prompts,
         embed_prompts,
     )
 
@@ -58,9 +59,13 @@ def train_command(
             raise ConfigError("--embedder-config must be a JSON object of embedder options")
     if embedder_model:
         section["model"] = embedder_model
-    frame = load_battles(battles, split=split)
+    loaded = load_battles(battles, split=split)
+    frame = drop_short_prompts(loaded)  # as RouteLLM: first turns under 16 characters say too little
     prompts = distinct_prompts(frame)
-    typer.echo(f"{frame.height} battles, {len(prompts)} distinct prompts from {battles}")
+    typer.echo(
+        f"{frame.height} battles ({loaded.height - frame.height} with a first turn under 16 characters dropped), "
+        f"{len(prompts)} distinct prompts from {battles}"
+    )
     model = get_registry().create_embedder(embedder, section)
     embeddings = embed_prompts(prompts, model, progress=True)
     data = RankingData.from_battles(
