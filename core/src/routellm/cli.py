@@ -145,7 +145,7 @@ def _summary(distribution: str | None) -> str | None:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        return metadata(distribution).get("Summary")
+        return metadata(distribution).get("Summary")  # type: ignore[attr-defined]  # an email.message.Message
     except PackageNotFoundError:
         return None
 

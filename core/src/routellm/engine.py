@@ -241,6 +241,7 @@ class RoutingEngine:
             start = time.perf_counter()
             name = parsed.router
             router = self.routers[name]
+            assert parsed.threshold is not None  # resolved from the calibration before scoring
             if self._ladder_fallback[name]:  # a two-model router: its win rate, up the price ladder
                 win_rate = router.calculate_strong_win_rate(prompt)
                 chosen = self._decide_fallback(win_rate, parsed.threshold, self.ladder, self._relative_costs)

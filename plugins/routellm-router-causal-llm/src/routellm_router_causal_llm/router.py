@@ -142,6 +142,7 @@ class CausalLLMRouter(HubCheckpointMixin, Router[CausalLLMRouterConfig]):
         return probs
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        assert self.classifier is not None, "router 'causal_llm' is closed"
         return encode(
             self.classifier.tokenizer,
             texts,
@@ -150,6 +151,7 @@ class CausalLLMRouter(HubCheckpointMixin, Router[CausalLLMRouterConfig]):
         )
 
     def _next_token_probabilities(self, prompts: Sequence[str]) -> np.ndarray:
+        assert self.classifier is not None, "router 'causal_llm' is closed"
         return score_probabilities(self.classifier, self._encode([self.prompt(p) for p in prompts]), self.config.batch_size)
 
     def calculate_strong_win_rate(self, prompt: str) -> float:

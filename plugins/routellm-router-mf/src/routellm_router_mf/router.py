@@ -96,7 +96,7 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
         return np.asarray(x, dtype=np.float64) @ directions.T
 
     def _directions(self, models: tuple[str, ...]) -> np.ndarray:
-        cache = self.__dict__.setdefault("_direction_cache", {})
+        cache = vars(self).setdefault("_direction_cache", {})
         if models not in cache:
             where = f"router 'mf' (checkpoint {self.folder})"
             rows = [find_model(self.checkpoint.names, m, where=where, aliases=self.checkpoint.aliases) for m in models]
