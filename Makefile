@@ -8,9 +8,11 @@ CONFIG ?= configs/local.yaml
 ROUTERS ?= mf random
 PORT ?= 6060
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
+# Each plugin editable, with its [train] extra where it has one (the dev workspace has everything).
+EDITABLE := $(foreach p,$(PLUGINS:/=),-e "$(p)$(if $(shell grep -s '^train = ' $(p)/pyproject.toml),[train])")
 STAMP := $(VENV)/.installed
 
-.PHONY: install serve test lint bench clean
+.PHONY: install serve test lint lock bench clean
 
 install: $(STAMP)
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml core/pyproject.toml $(addsuffix pyproject.toml,$(PLUGIN
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade "pip>=25.1"
 	$(VENV)/bin/python -m pip install -q "$(TORCH)"
-	$(VENV)/bin/python -m pip install -q -e "core[all]" $(addprefix -e ,$(PLUGINS)) --group dev
+	$(VENV)/bin/python -m pip install -q -e "core[all]" $(EDITABLE) --group dev
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -29,6 +31,11 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check core plugins tests benchmarks
+	$(VENV)/bin/pyright
+
+# Refresh uv.lock (the workspace's resolved dependencies, for `uv sync`); `make install` keeps using pip.
+lock: $(STAMP)
+	$(VENV)/bin/uv lock
 
 clean:
 	rm -rf $(VENV)

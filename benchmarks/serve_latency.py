@@ -1,6 +1,6 @@
 """Latency the routing server adds, and its maximum throughput (random router).
 
-Starts a loopback OpenAI-compatible upstream (``routellm.testing.FakeUpstream``) and
+Starts a loopback OpenAI-compatible upstream (``pytest_routellm.FakeUpstream``) and
 ``routellm serve --routers random`` in their own processes, then drives both with an asyncio
 keep-alive load generator, in the same run and interleaved: the same chat request sent to the
 upstream directly and through the server. Reports p50/p99 at 1 and 16 connections (added =
@@ -208,7 +208,7 @@ def main() -> None:
         [
             python,
             "-c",
-            "import uvicorn; from routellm.testing import FakeUpstream; u = FakeUpstream(); u.record = False; "
+            "import uvicorn; from pytest_routellm import FakeUpstream; u = FakeUpstream(); u.record = False; "
             f"uvicorn.run(u, host='127.0.0.1', port={up_port}, log_level='warning', access_log=False)",
         ]
     )

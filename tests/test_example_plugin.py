@@ -54,7 +54,7 @@ def test_routes_with_config(installed, tmp_path):
 def test_passes_the_router_contract(installed):
     code = (
         "import sys, pytest\n"
-        "from routellm.testing import RouterContract\n"
+        "from pytest_routellm import RouterContract\n"
         "class TestLength(RouterContract):\n"
         "    router_name = 'length'\n"
         "    router_config = {'scale': 50.0}\n"

@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from routellm.testing import openai_upstream
+from pytest_routellm import openai_upstream
 
 
 def _free_port() -> int:

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 import httpx
 import openai
 
-from routellm.testing import openai_upstream, routing_server
+from pytest_routellm import openai_upstream, routing_server
 
 PRICES = {"tiny": (0.1, 0.2), "mid": (1.0, 2.0), "big": (10.0, 30.0)}
 

@@ -7,10 +7,10 @@ import asyncio
 import numpy as np
 import pytest
 
+from pytest_routellm import openai_upstream
 from routellm.controller import ChatCompletion, Controller, UpstreamError
 from routellm.engine import RequestError
 from routellm.server.upstream import UpstreamFailure
-from routellm.testing import openai_upstream
 
 STRONG, WEAK = "strong-model", "weak-model"
 MESSAGES = [{"role": "user", "content": "how are you"}]

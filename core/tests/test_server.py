@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from routellm.testing import openai_upstream, routing_server
+from pytest_routellm import openai_upstream, routing_server
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mixtral-8x7b-instruct-v0.1"
@@ -329,11 +329,11 @@ class TestResilience:
                     time.sleep(2.0)
                 return super().calculate_strong_win_rate(prompt)
 
+        from pytest_routellm import serve_in_thread
         from routellm.engine import RoutingEngine
         from routellm.routing import ModelPair
         from routellm.server.app import create_app
         from routellm.server.settings import resolve_settings
-        from routellm.testing import serve_in_thread
 
         settings = resolve_settings({"strong": {"name": STRONG, "base_url": upstream.base_url}, "weak": WEAK})
         engine = RoutingEngine({"slow": SlowRouter()}, ModelPair(STRONG, WEAK))

@@ -1,12 +1,13 @@
 """Pairwise preference data ("battles") in the ``lmsys/lmsys-arena-human-preference-55k`` schema.
 
-One loader serves a Hugging Face dataset id and local parquet / jsonl / json / csv files. Needs the
-``train`` extra (polars, datasets).
+One loader serves a Hugging Face dataset id (read as Parquet with polars) and local parquet / jsonl / json /
+csv files. Needs polars (the ``train`` or ``eval`` extra).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,13 +21,28 @@ REQUIRED = ("model_a", "model_b", "prompt", "winner_model_a", "winner_model_b", 
 #: Values of the normalised ``winner`` column.
 WINNERS = ("model_a", "model_b", "tie")
 LOCAL_SUFFIXES = {".parquet", ".jsonl", ".json", ".csv"}
+#: A Hugging Face dataset id, ``owner/name``.
+HUB_DATASET = re.compile(r"[\w.-]+/[\w.-]+")
+
+
+def hub_parquet_path(dataset: str, *, split: str = "train", config: str = "default") -> str:
+    """polars' ``hf://`` path to the Parquet files of a Hugging Face dataset's split: the Hub's automatic
+    Parquet conversion (revision ``~parquet``, i.e. ``refs/convert/parquet``), which every public dataset has."""
+    return f"hf://datasets/{dataset}@~parquet/{config}/{split}/*.parquet"
 
 
 def read_table(source: str | Path, *, split: str = "train") -> pl.DataFrame:
-    """Read a local parquet/jsonl/json/csv file, or a Hugging Face dataset id, as a polars frame."""
+    """Read a local parquet/jsonl/json/csv file, an ``hf://`` path, or a Hugging Face dataset id, as a polars frame.
+
+    A dataset id is read from the Hub's Parquet conversion with polars (``hf://``; token from ``HF_TOKEN``),
+    so neither ``datasets`` nor pyarrow is needed.
+    """
     import polars as pl
 
+    text = str(source)
     path = Path(source)
+    if text.startswith("hf://"):
+        return _read_remote(pl, text, Path(text.split("@", 1)[0]).suffix.lower() or ".parquet", source)
     if path.suffix.lower() in LOCAL_SUFFIXES or path.exists():
         if not path.exists():
             raise ConfigError(f"battles file not found: {path}")
@@ -40,18 +56,24 @@ def read_table(source: str | Path, *, split: str = "train") -> pl.DataFrame:
         if suffix == ".csv":
             return pl.read_csv(path, infer_schema_length=10000)
         raise ConfigError(f"{path}: unsupported file type '{suffix}' (use {', '.join(sorted(LOCAL_SUFFIXES))})")
+    if not HUB_DATASET.fullmatch(text):
+        raise ConfigError(f"battles source not found: '{text}' is neither a local file nor a Hugging Face dataset id")
+    return _read_remote(pl, hub_parquet_path(text, split=split), ".parquet", source)
+
+
+def _read_remote(pl, url: str, suffix: str, source: str | Path) -> pl.DataFrame:
     try:
-        import datasets
-    except ImportError as exc:  # pragma: no cover - datasets is in the train extra
-        raise ConfigError(f"loading '{source}' from the Hugging Face Hub needs `pip install datasets`") from exc
-    try:
-        dataset = datasets.load_dataset(str(source), split=split)
+        if suffix == ".csv":
+            return pl.read_csv(url, infer_schema_length=10000)
+        if suffix == ".jsonl":
+            return pl.read_ndjson(url)
+        return pl.read_parquet(url)
     except Exception as exc:
+        reason = " ".join(str(exc).split())[:300]
         raise ConfigError(
-            f"could not load dataset '{source}' from the Hugging Face Hub ({type(exc).__name__}: {exc}); "
+            f"could not read '{source}' from the Hugging Face Hub ({type(exc).__name__}: {reason}); "
             "pass a local parquet/jsonl/csv file in the arena schema instead"
         ) from None
-    return pl.from_arrow(dataset.data.table)
 
 
 def _first_turn(value: str) -> str:

@@ -6,11 +6,14 @@ import abc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
 import msgspec
 
-from routellm.structs import EmptyConfig, convert_section
+from routellm.structs import EmptyConfig, config_from_generic, convert_section
+
+#: The type of a component's options (its ``Config`` struct).
+ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,20 +76,26 @@ def decontamination_note(benchmark: str, kept: int, total: int, unit: str) -> st
     return f"{benchmark}: {kept}/{total} {unit} remain after decontamination"
 
 
-class Benchmark(abc.ABC):
+class Benchmark(abc.ABC, Generic[ConfigT]):
     """A benchmark plugin's class: options in ``Config``, data from :meth:`load`."""
 
     Config: ClassVar[type[msgspec.Struct]] = EmptyConfig
+    #: The validated options (an instance of :attr:`Config`).
+    config: ConfigT
     name: ClassVar[str] = ""
 
-    def __init__(self, config: msgspec.Struct | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config_from_generic(cls)
+
+    def __init__(self, config: ConfigT | None = None) -> None:
+        self.config = config if config is not None else cast(ConfigT, self.Config())
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None = None, *, name: str | None = None) -> Self:
         """Build the benchmark from its config section."""
         where = f"benchmark '{name or cls.name or cls.__name__}'"
-        return cls(convert_section(section, cls.Config, where=where))
+        return cls(cast(ConfigT, convert_section(section, cls.Config, where=where)))
 
     @abc.abstractmethod
     def load(self) -> BenchmarkData:

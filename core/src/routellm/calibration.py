@@ -161,8 +161,9 @@ def calibration_path(config: Any = None) -> Path:
     if parsed.file is None:
         return default_path()
     path = Path(parsed.file).expanduser()
-    if not path.is_absolute() and getattr(config, "path", None) is not None:
-        path = config.path.parent / path
+    config_path = getattr(config, "path", None)
+    if not path.is_absolute() and config_path is not None:
+        path = config_path.parent / path
     return path
 
 
@@ -206,6 +207,7 @@ def resolve_threshold(model: str, calibration: CalibrationFile | None = None) ->
             f"model '{model}' asks for a share of strong calls but no calibration file is loaded; "
             f"run `routellm calibrate --routers {parsed.router}` or use a raw threshold"
         )
+    assert parsed.strong_share is not None  # a name without a threshold has a share
     return parsed.router, calibration.router(parsed.router).threshold(parsed.strong_share)
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from routellm.errors import RoutellmError
+from routellm.extras import ANY_ARGS, MissingDependencyError
 from routellm.server.cli import CONTEXT_SETTINGS, serve_command
 
 ConfigOption = Annotated[
@@ -37,7 +38,6 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     train = typer.Typer(help="Train a router on your own preference data.", no_args_is_help=True)
-    app.add_typer(train, name="train")
 
     @app.callback()
     def _root(
@@ -61,7 +61,22 @@ def build_app() -> typer.Typer:
     from routellm.registry import get_registry
 
     get_registry().register_commands(app, train)
+    if train.registered_commands or train.registered_groups:
+        app.add_typer(train, name="train")
+    else:
+        app.command("train", context_settings=ANY_ARGS, add_help_option=False)(no_trainer_command)
     return app
+
+#: What to install for ``routellm train`` when no plugin registers a trainer.
+TRAINERS = "routellm-router-mf[train]"
+
+
+def no_trainer_command(ctx: typer.Context) -> None:
+    """Train a router on your own preference data (no trainer is installed)."""
+    raise MissingDependencyError(
+        f"no trainer is installed: pip install '{TRAINERS}' (or the [train] extra of routellm-router-bert, "
+        "routellm-router-causal-llm or routellm-router-sw-ranking)"
+    )
 
 
 def plugins_command(
@@ -130,7 +145,7 @@ def _summary(distribution: str | None) -> str | None:
     from importlib.metadata import PackageNotFoundError, metadata
 
     try:
-        return metadata(distribution).get("Summary")
+        return metadata(distribution).get("Summary")  # type: ignore[attr-defined]  # an email.message.Message
     except PackageNotFoundError:
         return None
 
@@ -179,6 +194,11 @@ def route_command(
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: user errors print one line and exit 1, never a traceback."""
+    from routellm.conflicts import conflict_warning
+
+    warning = conflict_warning()
+    if warning:
+        typer.echo(warning, err=True)
     try:
         app = build_app()
         app(args=argv, prog_name="routellm", standalone_mode=True)

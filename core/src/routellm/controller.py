@@ -334,7 +334,7 @@ class Controller(AbstractContextManager):
                 except StopAsyncIteration:
                     return
         finally:
-            portal.call(chunks.aclose)
+            portal.call(chunks.aclose)  # type: ignore[attr-defined]  # openai's AsyncStream has aclose
 
     def _blocking_portal(self) -> Any:
         with self._lock:

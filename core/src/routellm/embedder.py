@@ -6,15 +6,18 @@ import abc
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import msgspec
 import numpy as np
 
-from routellm.structs import EmptyConfig, convert_section
+from routellm.structs import EmptyConfig, config_from_generic, convert_section
+
+#: The type of a component's options (its ``Config`` struct).
+ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
 
 
-class Embedder(abc.ABC):
+class Embedder(abc.ABC, Generic[ConfigT]):
     """Embeds texts as rows of a float32 matrix.
 
     Subclasses implement :attr:`dim` and :meth:`_embed` (one batch, any size); the base class
@@ -23,14 +26,20 @@ class Embedder(abc.ABC):
     """
 
     Config: ClassVar[type[msgspec.Struct]] = EmptyConfig
+    #: The validated options (an instance of :attr:`Config`).
+    config: ConfigT
     name: ClassVar[str] = ""
     #: Texts per call of :meth:`_embed`.
     batch_size: int = 64
     #: Rows are L2-normalised by :meth:`embed` when true.
     normalize: bool = True
 
-    def __init__(self, config: msgspec.Struct | None = None, *, cache_size: int = 4096) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config_from_generic(cls)
+
+    def __init__(self, config: ConfigT | None = None, *, cache_size: int = 4096) -> None:
+        self.config = config if config is not None else cast(ConfigT, self.Config())
         self.cache_size = cache_size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -39,7 +48,7 @@ class Embedder(abc.ABC):
     def from_config(cls, section: Mapping[str, Any] | None = None, *, name: str | None = None) -> Self:
         """Build the embedder from its config section."""
         where = f"embedder '{name or cls.name or cls.__name__}'"
-        return cls(convert_section(section, cls.Config, where=where))
+        return cls(cast(ConfigT, convert_section(section, cls.Config, where=where)))
 
     @property
     @abc.abstractmethod

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from routellm.errors import ConfigError
 from routellm.model_names import ModelNameError, RouterModel, is_router_model, parse_model_name, shown
 from routellm.routing import ModelPair, choose_model
 
@@ -265,7 +266,11 @@ class RoutingEngine:
                 param="model",
                 code="model_not_found",
             )
-        threshold = calibration.routers[parsed.router].threshold(parsed.strong_share)
+        assert parsed.strong_share is not None  # a name without a threshold has a share
+        try:
+            threshold = calibration.router(parsed.router).threshold(parsed.strong_share)
+        except ConfigError as exc:
+            raise RequestError(str(exc), param="model", code="model_not_found") from None
         resolved = parsed.with_threshold(threshold)
         if len(self._resolved) < 10_000:  # bounded: names come from clients
             self._resolved[model] = resolved
@@ -276,6 +281,7 @@ class RoutingEngine:
             start = time.perf_counter()
             name = parsed.router
             router = self.routers[name]
+            assert parsed.threshold is not None  # resolved from the calibration before scoring
             if self._ladder_fallback[name]:  # a two-model router: its win rate, up the price ladder
                 win_rate = router.calculate_strong_win_rate(prompt)
                 chosen = self._decide_fallback(win_rate, parsed.threshold, self.ladder, self._relative_costs)
@@ -287,6 +293,7 @@ class RoutingEngine:
         start = time.perf_counter()
         win_rate = float(self.routers[parsed.router].calculate_strong_win_rate(prompt))
         seconds = time.perf_counter() - start
+        assert parsed.threshold is not None  # resolved from the calibration before scoring
         model = choose_model(win_rate, [parsed.threshold], self.models.tiers)
         return Decision(model, parsed.router, parsed.threshold, win_rate, seconds)
 

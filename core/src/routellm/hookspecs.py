@@ -45,11 +45,12 @@ def routellm_routers() -> Iterable[RouterSpec]:
         from routellm.router import Router
 
 
-        class LengthRouter(Router):
-            '''Longer prompts are harder: send them to the strong model.'''
+        class LengthConfig(msgspec.Struct, forbid_unknown_fields=True):
+            scale: float = 500.0
 
-            class Config(msgspec.Struct, forbid_unknown_fields=True):
-                scale: float = 500.0
+
+        class LengthRouter(Router[LengthConfig]):
+            '''Longer prompts are harder: send them to the strong model.'''
 
             def calculate_strong_win_rate(self, prompt: str) -> float:
                 return min(1.0, len(prompt) / self.config.scale)
@@ -60,6 +61,7 @@ def routellm_routers() -> Iterable[RouterSpec]:
             yield RouterSpec(name="length", router_class=LengthRouter,
                              description="Longer prompts go to the strong model.")
     """
+    ...
 
 
 @hookspec
@@ -101,6 +103,7 @@ def routellm_benchmarks() -> Iterable[BenchmarkSpec]:
         def routellm_benchmarks():
             yield BenchmarkSpec(name="tiny", benchmark_class=TinyBenchmark)
     """
+    ...
 
 
 @hookspec
@@ -128,11 +131,12 @@ def routellm_embedders() -> Iterable[EmbedderSpec]:
         from routellm.records import EmbedderSpec
 
 
-        class HashingEmbedder(Embedder):
-            '''Bag of hashed words, L2-normalised.'''
+        class HashingConfig(msgspec.Struct, forbid_unknown_fields=True):
+            dim: int = 256
 
-            class Config(msgspec.Struct, forbid_unknown_fields=True):
-                dim: int = 256
+
+        class HashingEmbedder(Embedder[HashingConfig]):
+            '''Bag of hashed words, L2-normalised.'''
 
             @property
             def dim(self) -> int:
@@ -150,6 +154,7 @@ def routellm_embedders() -> Iterable[EmbedderSpec]:
         def routellm_embedders():
             yield EmbedderSpec(name="hashing", embedder_class=HashingEmbedder)
     """
+    ...
 
 
 @hookspec

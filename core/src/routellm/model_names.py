@@ -41,6 +41,7 @@ class RouterModel(msgspec.Struct, frozen=True):
             return f"{PREFIX}{self.router}-b{format_threshold(self.budget)}"
         if self.strong_share is not None:
             return f"{PREFIX}{self.router}-p{format_threshold(self.strong_share * 100)}"
+        assert self.threshold is not None  # a name has a threshold or a share
         return format_model_name(self.router, self.threshold)
 
     def with_threshold(self, threshold: float) -> RouterModel:

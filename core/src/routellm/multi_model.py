@@ -108,7 +108,7 @@ def price_weight(knob: float) -> float:
     return knob / (1.0 - knob)
 
 
-def utilities(scores: np.ndarray, relative_costs: Sequence[float], knob: float) -> np.ndarray:
+def utilities(scores: np.ndarray, relative_costs: Sequence[float] | np.ndarray, knob: float) -> np.ndarray:
     """``p_m - λ c_m`` for every prompt and model (cheapest first); at ``x = 1`` only the price counts."""
     costs = np.asarray(relative_costs, dtype=np.float64)
     lam = price_weight(knob)
@@ -118,7 +118,7 @@ def utilities(scores: np.ndarray, relative_costs: Sequence[float], knob: float) 
     return quality - lam * costs
 
 
-def choose_indices(scores: np.ndarray, knob: float, relative_costs: Sequence[float]) -> np.ndarray:
+def choose_indices(scores: np.ndarray, knob: float, relative_costs: Sequence[float] | np.ndarray) -> np.ndarray:
     """The ladder index each prompt goes to at ``knob`` (the first, i.e. cheapest, of equal utilities)."""
     return np.argmax(utilities(scores, relative_costs, knob), axis=1)
 
@@ -302,5 +302,5 @@ def resolve_model_list(
                 raise ConfigError(f"{label}: give either 'api_key' or 'api_key_env', not both")
             key = None
         upstreams.append(Upstream(section.name, base, section.model or section.name, key, section.price))
-    order = ladder_order([u.price for u in upstreams])
+    order = ladder_order([u.price for u in upstreams])  # pyright: ignore[reportArgumentType]  # every upstream has a price here
     return tuple(upstreams[i] for i in order)

@@ -57,7 +57,7 @@ class MultiModelCalibration(msgspec.Struct, frozen=True):
             return self.requested[key]
         spends = self.spend_share if spend_share is not None else self.usd_per_1k
         target = spend_share if spend_share is not None else usd_per_1k
-        return knob_for(np.asarray(self.knobs), np.asarray(spends), float(target))
+        return knob_for(np.asarray(self.knobs), np.asarray(spends), float(target))  # pyright: ignore[reportArgumentType]  # one of the two is given
 
 
 def knob_for(knobs: np.ndarray, spends: np.ndarray, target: float) -> float:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast
 
 import msgspec
 
 from routellm.routing import ModelPair, check_threshold, choose_model
-from routellm.structs import EmptyConfig, convert_section
+from routellm.structs import EmptyConfig, config_from_generic, convert_section
+
+#: The type of a component's options (its ``Config`` struct).
+ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-class Router(abc.ABC):
+class Router(abc.ABC, Generic[ConfigT]):
     """Scores a prompt with the strong model's win rate (0..1).
 
     Subclasses implement :meth:`calculate_strong_win_rate` (RouteLLM's one method) and, when they
@@ -25,6 +28,8 @@ class Router(abc.ABC):
     """
 
     Config: ClassVar[type[msgspec.Struct]] = EmptyConfig
+    #: The validated options (an instance of :attr:`Config`).
+    config: ConfigT
     #: Set by the registry to the name users type; informational.
     name: ClassVar[str] = ""
     #: True when scoring is cheap and never blocks (no model, no I/O): the server then scores on its
@@ -34,14 +39,18 @@ class Router(abc.ABC):
     #: then averages several seeded runs instead of reporting one.
     stochastic: ClassVar[bool] = False
 
-    def __init__(self, config: msgspec.Struct | None = None) -> None:
-        self.config = config if config is not None else self.Config()
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        config_from_generic(cls)
+
+    def __init__(self, config: ConfigT | None = None) -> None:
+        self.config = config if config is not None else cast(ConfigT, self.Config())
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None = None, *, name: str | None = None) -> Self:
         """Build the router from its config section (a mapping of keyword arguments)."""
         where = f"router '{name or cls.name or cls.__name__}'"
-        return cls(convert_section(section, cls.Config, where=where))
+        return cls(cast(ConfigT, convert_section(section, cls.Config, where=where)))
 
     @abc.abstractmethod
     def calculate_strong_win_rate(self, prompt: str) -> float:

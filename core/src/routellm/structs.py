@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -47,3 +48,15 @@ def _describe(exc: msgspec.ValidationError, struct: type) -> str:
         missing = text.split("`")[1] if "`" in text else "?"
         return f"missing required option '{missing}'"
     return f"option '{key}': {text}" if key else text
+
+
+def config_from_generic(cls: type) -> None:
+    """Set ``cls.Config`` from the type argument of ``Router[XConfig]`` (or Benchmark/Embedder) when the
+    class does not set ``Config`` itself, so ``class MyRouter(Router[MyConfig])`` is enough."""
+    if "Config" in cls.__dict__:
+        return
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        for arg in typing.get_args(base):
+            if isinstance(arg, type) and issubclass(arg, msgspec.Struct):
+                cls.Config = arg  # type: ignore[attr-defined]
+                return

@@ -1,8 +1,8 @@
 import pytest
 
+from pytest_routellm import BenchmarkContract
 from routellm.evaluation.metrics import compute_metrics, oracle_curve
 from routellm.registry import get_registry
-from routellm.testing import BenchmarkContract
 
 
 class TestGSM8K(BenchmarkContract):

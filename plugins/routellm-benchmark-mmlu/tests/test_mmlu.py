@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
+from pytest_routellm import BenchmarkContract
 from routellm.errors import ConfigError
 from routellm.evaluation.metrics import compute_metrics, oracle_curve
 from routellm.registry import get_registry
-from routellm.testing import BenchmarkContract
 
 
 class TestMMLU(BenchmarkContract):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pytest_routellm import BenchmarkContract
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
-from routellm.testing import BenchmarkContract
 from routellm_benchmark_routerbench import MODELS, question
 
 

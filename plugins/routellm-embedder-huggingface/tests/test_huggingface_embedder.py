@@ -96,7 +96,7 @@ def test_bad_model_folder_is_a_clear_error(tmp_path):
 
 def test_unknown_hub_model_offline_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="cannot get 'someone/not-a-model'.*local model folder"):
+    with pytest.raises(ConfigError, match="cannot get 'someone/not-a-model' from the Hugging Face Hub.*model folder"):
         resolve_model("someone/not-a-model")
 
 

@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
+from pytest_routellm import SAMPLE_PROMPTS, RouterContract
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
-from routellm.testing import SAMPLE_PROMPTS, RouterContract
 from routellm_router_bert.router import BertRouter
 
 from .conftest import save_tiny_bert
@@ -130,7 +130,7 @@ def test_corrupt_config(tmp_path, tiny_bert_path):
 
 def test_hub_id_unreachable_names_the_fix(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="not a local folder.*Hugging Face Hub.*checkpoint folder"):
+    with pytest.raises(ConfigError, match="cannot get 'routellm/bert_gpt4_augmented' from the Hugging Face Hub.*not a local folder.*checkpoint folder"):
         BertRouter.from_config({"checkpoint_path": "routellm/bert_gpt4_augmented"})
 
 

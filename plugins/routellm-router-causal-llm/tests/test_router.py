@@ -3,8 +3,8 @@ import shutil
 import numpy as np
 import pytest
 
+from pytest_routellm import SAMPLE_PROMPTS, RouterContract
 from routellm.errors import ConfigError
-from routellm.testing import SAMPLE_PROMPTS, RouterContract
 from routellm_router_causal_llm.model import SCORE_TOKENS
 from routellm_router_causal_llm.prompts import PromptBuilder, shipped_template
 from routellm_router_causal_llm.router import CausalLLMRouter

@@ -190,7 +190,7 @@ def test_bad_checkpoint_folder_is_a_clear_error(tmp_path, breakage, message):
 
 
 def test_missing_folder_and_hidden_size_mismatch(tmp_path):
-    with pytest.raises(ConfigError, match="mf checkpoint folder not found"):
+    with pytest.raises(ConfigError, match="router 'mf': checkpoint folder not found"):
         MFRouter(MFRouter.Config(checkpoint_path=str(tmp_path / "nope")))
     original_layout(tmp_path / "seed")
     with pytest.raises(ConfigError, match="hidden_size is 128 but the checkpoint has dim 5"):
@@ -199,5 +199,5 @@ def test_missing_folder_and_hidden_size_mismatch(tmp_path):
 
 def test_hub_id_unreachable_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="cannot get mf checkpoint 'routellm/mf_gpt4_augmented'.*local folder"):
+    with pytest.raises(ConfigError, match="router 'mf': cannot get 'routellm/mf_gpt4_augmented' from the Hugging Face Hub.*checkpoint folder"):
         MFRouter(MFRouter.Config(checkpoint_path="routellm/mf_gpt4_augmented"))

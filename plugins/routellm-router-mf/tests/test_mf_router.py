@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from pytest_routellm import RouterContract
 from routellm.cli import build_app
 from routellm.config import load_config
-from routellm.testing import RouterContract
 from routellm_router_mf.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
 from routellm_router_mf.router import MFRouter
 

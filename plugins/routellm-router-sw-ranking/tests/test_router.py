@@ -6,11 +6,11 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from pytest_routellm import RouterContract
 from routellm.battles import load_battles
 from routellm.cli import build_app
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
-from routellm.testing import RouterContract
 from routellm_router_sw_ranking.ranking_data import RankingData, drop_short_prompts
 from routellm_router_sw_ranking.router import SWRankingRouter
 
@@ -163,7 +163,7 @@ def test_train_refuses_to_overwrite(trained_folder):
 def test_hub_folder_failure_says_what_to_do(monkeypatch):
     import huggingface_hub
 
-    def offline(repo_id, revision=None):
+    def offline(repo_id, revision=None, **kwargs):
         raise OSError(f"no route to the hub for {repo_id}")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)

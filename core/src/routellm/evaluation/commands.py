@@ -68,6 +68,9 @@ def eval_command(
 ) -> None:
     """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR; and, where the
     benchmark records costs, quality vs cost among N models (AIQ, single-model frontier, oracle)."""
+    from routellm.extras import require
+
+    require("polars", *(("altair", "vl_convert") if charts else ()), install="routellm-core[eval]", purpose="routellm eval")
     from routellm.config import load_config
     from routellm.evaluation.evaluate import evaluate
     from routellm.evaluation.report import summary, to_jsonable, write_outputs
@@ -149,6 +152,9 @@ def calibrate_command(
     With a ``models:`` list of N priced models in the config, calibrate the routing knob instead: the
     knob per router for each ``--spend-share`` / ``--usd-per-1k`` target (names ``router-<r>-p<pct>``
     and ``router-<r>-b<usd>`` then use it)."""
+    from routellm.extras import require
+
+    require("polars", install="routellm-core[eval]", purpose="routellm calibrate")
     from routellm.calibrate import calibrate
     from routellm.config import load_config
 

@@ -176,7 +176,9 @@ def to_jsonable(result: EvalResult) -> dict:
             return [clean(v) for v in value]
         return value
 
-    return clean(data)
+    cleaned = clean(data)
+    assert isinstance(cleaned, dict)
+    return cleaned
 
 
 def from_jsonable(data: dict) -> EvalResult:

@@ -98,6 +98,8 @@ def _internal_error_handler(request: Request, exc: Exception) -> Response:
     return Response(
         content=error_json(500, "internal server error; see the server log"), status_code=500, media_type=JSON
     )
+
+
 class _State:
     """Per-app objects, created by the factory and opened by the lifespan."""
 
@@ -161,7 +163,7 @@ def create_app(
             if close_engine:
                 engine.close()
 
-    def require_key(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    def require_key(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token:
@@ -238,7 +240,7 @@ def create_app(
 
 def _routing_headers(decision: Decision, model: str) -> list[tuple[bytes, bytes]]:
     headers = [(b"x-routellm-model", model.encode())]
-    if decision.router is not None:
+    if decision.router is not None and decision.threshold is not None:
         headers.append((b"x-routellm-router", decision.router.encode()))
         headers.append((b"x-routellm-threshold", format_threshold(decision.threshold).encode()))
         headers.append((b"x-routellm-win-rate", f"{decision.win_rate:.6g}".encode()))

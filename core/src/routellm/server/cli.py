@@ -61,6 +61,9 @@ def serve_command(
 
     Call it with model "router-<router>-<threshold>", e.g. "router-mf-0.11593".
     """
+    from routellm.extras import require
+
+    require("uvicorn", "litestar", install="routellm-core[serve]", purpose="routellm serve")
     import uvicorn
 
     from routellm.server.app import OPTIONS_ENV, ServeOptions, load_app

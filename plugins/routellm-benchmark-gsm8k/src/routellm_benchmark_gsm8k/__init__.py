@@ -12,17 +12,20 @@ STRONG_MODEL = "gpt-4-1106-preview"
 WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
 
-class GSM8KBenchmark(Benchmark):
+class GSM8KBenchmarkConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Local data folder holding ``benchmarks/gsm8k/``; default ``$ROUTELLM_DATA_DIR``, else download.
+    data_dir: str | None = None
+    drop_contaminated: bool = True
+
+
+class GSM8KBenchmark(Benchmark[GSM8KBenchmarkConfig]):
     """Grade-school maths word problems; quality is 1 when a model's final answer was correct.
 
     RouteLLM's contamination list is applied unless ``drop_contaminated`` is false: 1,307 of 1,319
     problems remain.
     """
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Local data folder holding ``benchmarks/gsm8k/``; default ``$ROUTELLM_DATA_DIR``, else download.
-        data_dir: str | None = None
-        drop_contaminated: bool = True
+    Config = GSM8KBenchmarkConfig
 
     def load(self) -> BenchmarkData:
         import numpy as np

@@ -22,19 +22,22 @@ def all_domains() -> list[str]:
     )
 
 
-class MMLUBenchmark(Benchmark):
+class MMLUBenchmarkConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Domains to load (default: all 57).
+    domains: list[str] | None = None
+    #: Local data folder holding ``benchmarks/mmlu/``; default ``$ROUTELLM_DATA_DIR``, else download.
+    data_dir: str | None = None
+    drop_contaminated: bool = True
+
+
+class MMLUBenchmark(Benchmark[MMLUBenchmarkConfig]):
     """Multiple-choice questions; quality is 1 when a model answered correctly.
 
     Prompts listed in RouteLLM's contamination file (near-duplicates of training prompts) are
     dropped unless ``drop_contaminated`` is false: 14,037 of 14,042 questions remain.
     """
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Domains to load (default: all 57).
-        domains: list[str] | None = None
-        #: Local data folder holding ``benchmarks/mmlu/``; default ``$ROUTELLM_DATA_DIR``, else download.
-        data_dir: str | None = None
-        drop_contaminated: bool = True
+    Config = MMLUBenchmarkConfig
 
     def load(self) -> BenchmarkData:
         import numpy as np

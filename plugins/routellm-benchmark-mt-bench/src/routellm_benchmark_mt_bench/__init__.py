@@ -12,7 +12,13 @@ STRONG_MODEL = "gpt-4-1106-preview"
 WEAK_MODEL = "mistralai/Mixtral-8x7B-Instruct-v0.1"
 
 
-class MTBenchBenchmark(Benchmark):
+class MTBenchBenchmarkConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Local data folder holding ``benchmarks/mt_bench/``; default ``$ROUTELLM_DATA_DIR``, else download.
+    data_dir: str | None = None
+    drop_contaminated: bool = True
+
+
+class MTBenchBenchmark(Benchmark[MTBenchBenchmarkConfig]):
     """Each question is routed on its first turn; its quality is the model's mean judge score (1-10)
     over both turns, as in RouteLLM.
 
@@ -21,10 +27,7 @@ class MTBenchBenchmark(Benchmark):
     ``drop_contaminated: false`` to keep all 80.
     """
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Local data folder holding ``benchmarks/mt_bench/``; default ``$ROUTELLM_DATA_DIR``, else download.
-        data_dir: str | None = None
-        drop_contaminated: bool = True
+    Config = MTBenchBenchmarkConfig
 
     def load(self) -> BenchmarkData:
         import numpy as np

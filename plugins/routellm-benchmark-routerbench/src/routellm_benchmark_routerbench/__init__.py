@@ -104,18 +104,21 @@ def load_split(
     )
 
 
-class RouterBenchBenchmark(Benchmark):
+class RouterBenchBenchmarkConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Local data folder holding ``benchmarks/routerbench/``; default ``$ROUTELLM_DATA_DIR``, else download.
+    data_dir: str | None = None
+    #: ``test`` (953 prompts, for evaluation) or ``train`` (2,225, for training only).
+    split: str = "test"
+    #: A subset of ``arc_challenge``, ``winograde``, ``mbpp`` (default: all three).
+    tasks: list[str] | None = None
+    #: Drop the few prompts some model has no result for (6 of the 953 test prompts).
+    drop_missing: bool = True
+
+
+class RouterBenchBenchmark(Benchmark[RouterBenchBenchmarkConfig]):
     """RouterBench zero-shot (ARC-challenge, Winogrande, MBPP): 11 models, correctness 0/1 and USD billed per prompt."""
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Local data folder holding ``benchmarks/routerbench/``; default ``$ROUTELLM_DATA_DIR``, else download.
-        data_dir: str | None = None
-        #: ``test`` (953 prompts, for evaluation) or ``train`` (2,225, for training only).
-        split: str = "test"
-        #: A subset of ``arc_challenge``, ``winograde``, ``mbpp`` (default: all three).
-        tasks: list[str] | None = None
-        #: Drop the few prompts some model has no result for (6 of the 953 test prompts).
-        drop_missing: bool = True
+    Config = RouterBenchBenchmarkConfig
 
     def load(self) -> BenchmarkData:
         cfg = self.config

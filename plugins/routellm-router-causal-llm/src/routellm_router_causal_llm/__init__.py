@@ -17,6 +17,12 @@ def routellm_routers():
 
 @routellm.hookimpl
 def routellm_register_commands(train):
+    from routellm.extras import missing, register_unavailable
+
+    absent = missing("routellm_train", "polars")
+    if absent:
+        register_unavailable(train, "causal_llm", install="routellm-router-causal-llm[train]", modules=absent)
+        return
     from routellm_router_causal_llm.cli import train_causal_llm_command
 
     train.command("causal_llm")(train_causal_llm_command)

@@ -105,10 +105,10 @@ def load_classifier(
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
     try:
-        model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+        model: Any = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     except Exception as exc:  # transformers/safetensors raise many types for a damaged folder
         raise ConfigError(f"{owner}: cannot load the checkpoint in {path}: {type(exc).__name__}: {exc}") from None
-    rows = model.get_input_embeddings().num_embeddings
+    rows = int(model.get_input_embeddings().num_embeddings)
     if max(score_ids) >= rows:
         raise ConfigError(
             f"{owner}: score token {score_tokens[int(np.argmax(score_ids))]} has id {max(score_ids)} but the model in "

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-from routellm.checkpoints import resolve_checkpoint
+from routellm.checkpoints import HubCheckpointMixin, resolve_checkpoint
 from routellm.errors import ConfigError
 from routellm.router import Router
 from routellm_router_causal_llm.model import (
@@ -37,7 +37,38 @@ DEFAULT_MODEL_ID = "meta-llama/Meta-Llama-3-8B"
 OWNER = "router 'causal_llm'"
 
 
-class CausalLLMRouter(Router):
+class CausalLLMRouterConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Hugging Face Hub id or local folder.
+    checkpoint_path: str = DEFAULT_CHECKPOINT
+    score_threshold: int = 4
+    #: System / question template files; default: the checkpoint's copies, else the shipped ones.
+    system_message: str | None = None
+    classifier_message: str | None = None
+    #: ``llama3`` (RouteLLM's format) or ``chat_template``; default: what the checkpoint was trained with.
+    prompt_format: str | None = None
+    #: Tokenizer source when the checkpoint folder has none (RouteLLM's option name).
+    model_id: str = DEFAULT_MODEL_ID
+    special_tokens: list[str] = msgspec.field(default_factory=lambda: list(SCORE_TOKENS))
+    num_outputs: int = 5
+    #: RouteLLM's option; only ``causal`` is supported.
+    model_type: str = "causal"
+    flash_attention_2: bool = False
+    #: ``auto`` picks CUDA, then MPS, then CPU.
+    device: str = "auto"
+    #: ``auto``: bfloat16 on CUDA, float32 elsewhere.
+    dtype: str = "auto"
+    batch_size: int = 8
+    #: Tokens kept per prompt (cut from the left, as RouteLLM); default: no limit.
+    max_length: int | None = None
+    revision: str | None = None
+    #: ``generate`` (RouteLLM's reading) or ``next_token``; default: ``next_token`` for checkpoints
+    #: made by ``routellm train causal_llm``, ``generate`` for others (RouteLLM's).
+    score_position: str | None = None
+    #: Tokens generated in ``generate`` mode (RouteLLM's ``max_new_tokens``).
+    generation_window: int = GENERATION_WINDOW
+
+
+class CausalLLMRouter(HubCheckpointMixin, Router[CausalLLMRouterConfig]):
     """Strong win rate = ``1 - P(score >= score_threshold)``, as in RouteLLM.
 
     The model reads RouteLLM's system and question templates around the prompt and answers with a
@@ -49,37 +80,9 @@ class CausalLLMRouter(Router):
     right after the assistant header, one forward pass per batch.
     """
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Hugging Face Hub id or local folder.
-        checkpoint_path: str = DEFAULT_CHECKPOINT
-        score_threshold: int = 4
-        #: System / question template files; default: the checkpoint's copies, else the shipped ones.
-        system_message: str | None = None
-        classifier_message: str | None = None
-        #: ``llama3`` (RouteLLM's format) or ``chat_template``; default: what the checkpoint was trained with.
-        prompt_format: str | None = None
-        #: Tokenizer source when the checkpoint folder has none (RouteLLM's option name).
-        model_id: str = DEFAULT_MODEL_ID
-        special_tokens: list[str] = msgspec.field(default_factory=lambda: list(SCORE_TOKENS))
-        num_outputs: int = 5
-        #: RouteLLM's option; only ``causal`` is supported.
-        model_type: str = "causal"
-        flash_attention_2: bool = False
-        #: ``auto`` picks CUDA, then MPS, then CPU.
-        device: str = "auto"
-        #: ``auto``: bfloat16 on CUDA, float32 elsewhere.
-        dtype: str = "auto"
-        batch_size: int = 8
-        #: Tokens kept per prompt (cut from the left, as RouteLLM); default: no limit.
-        max_length: int | None = None
-        revision: str | None = None
-        #: ``generate`` (RouteLLM's reading) or ``next_token``; default: ``next_token`` for checkpoints
-        #: made by ``routellm train causal_llm``, ``generate`` for others (RouteLLM's).
-        score_position: str | None = None
-        #: Tokens generated in ``generate`` mode (RouteLLM's ``max_new_tokens``).
-        generation_window: int = GENERATION_WINDOW
+    Config = CausalLLMRouterConfig
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: CausalLLMRouterConfig | None = None) -> None:
         super().__init__(config)
         cfg = self.config
         if cfg.model_type != "causal":
@@ -95,9 +98,9 @@ class CausalLLMRouter(Router):
             raise ConfigError(f"{OWNER}: score_position must be one of {', '.join(SCORE_POSITIONS)}, got '{cfg.score_position}'")
         if cfg.generation_window < 1:
             raise ConfigError(f"{OWNER}: generation_window must be at least 1, got {cfg.generation_window}")
-        from routellm_embedder_huggingface.embedder import pick_device
+        from routellm.devices import pick_device
 
-        self.path = resolve_checkpoint(cfg.checkpoint_path, owner=OWNER, revision=cfg.revision)
+        self.path = self.checkpoint_folder = resolve_checkpoint(cfg.checkpoint_path, owner=OWNER, revision=cfg.revision)
         self.classifier = load_classifier(
             self.path,
             tokenizer_source=cfg.model_id,
@@ -139,6 +142,7 @@ class CausalLLMRouter(Router):
         return probs
 
     def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        assert self.classifier is not None, "router 'causal_llm' is closed"
         return encode(
             self.classifier.tokenizer,
             texts,
@@ -147,6 +151,7 @@ class CausalLLMRouter(Router):
         )
 
     def _next_token_probabilities(self, prompts: Sequence[str]) -> np.ndarray:
+        assert self.classifier is not None, "router 'causal_llm' is closed"
         return score_probabilities(self.classifier, self._encode([self.prompt(p) for p in prompts]), self.config.batch_size)
 
     def calculate_strong_win_rate(self, prompt: str) -> float:

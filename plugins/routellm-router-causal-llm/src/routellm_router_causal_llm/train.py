@@ -95,7 +95,7 @@ def train_causal_llm(
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from routellm_embedder_huggingface.embedder import pick_device
+    from routellm.devices import pick_device
 
     options = options or CausalTrainOptions()
     base = str(base)
@@ -117,11 +117,11 @@ def train_causal_llm(
     device = pick_device(options.device)
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
-        model = AutoModelForCausalLM.from_pretrained(base, dtype=resolve_dtype(options.dtype, device, owner=OWNER))
+        model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=resolve_dtype(options.dtype, device, owner=OWNER))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load base model '{base}': {exc}") from None
     score_ids = prepare_tokenizer(tokenizer, SCORE_TOKENS)
-    if len(tokenizer) > model.get_input_embeddings().num_embeddings:
+    if len(tokenizer) > int(model.get_input_embeddings().num_embeddings):
         model.resize_token_embeddings(len(tokenizer))
     if options.gradient_checkpointing:
         model.gradient_checkpointing_enable()

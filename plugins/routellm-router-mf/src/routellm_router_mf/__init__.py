@@ -17,6 +17,12 @@ def routellm_routers():
 
 @routellm.hookimpl
 def routellm_register_commands(train):
+    from routellm.extras import missing, register_unavailable
+
+    absent = missing("routellm_train", "polars")
+    if absent:
+        register_unavailable(train, "mf", install="routellm-router-mf[train]", modules=absent)
+        return
     from routellm_router_mf.cli import register
 
     register(train)

@@ -29,6 +29,8 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"
+#: Files of an mf checkpoint fetched from the Hub.
+HUB_FILES = ("config.json", "*.safetensors", "*.bin", "*.md")
 #: Extra prompt features a checkpoint may declare (appended, standardised, to the embedding).
 FEATURES = ("log_chars",)
 
@@ -83,24 +85,9 @@ def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
     """A local folder for ``path``: ``default`` (the packaged one), a folder, or a Hugging Face Hub repo id."""
     if path == "default":
         return DEFAULT_CHECKPOINT
-    local = Path(path).expanduser()
-    if local.is_dir():
-        return local
-    if local.exists():
-        raise ConfigError(f"mf checkpoint_path must be a folder (config.json + model.safetensors), got a file: {local}")
-    if local.is_absolute() or path.startswith((".", "~")) or not re.fullmatch(r"[\w.-]+/[\w.-]+", path):
-        raise ConfigError(f"mf checkpoint folder not found: {local}")
-    from huggingface_hub import snapshot_download
+    from routellm.checkpoints import resolve_checkpoint as resolve
 
-    try:
-        return Path(
-            snapshot_download(path, revision=revision, allow_patterns=["config.json", "*.safetensors", "*.bin", "*.md"])
-        )
-    except Exception as exc:
-        raise ConfigError(
-            f"cannot get mf checkpoint '{path}' from the Hugging Face Hub ({type(exc).__name__}); "
-            "download it where the Hub is reachable and pass the local folder as checkpoint_path"
-        ) from None
+    return resolve(path, owner="router 'mf'", revision=revision, allow_patterns=HUB_FILES)
 
 
 def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from routellm.checkpoints import HubCheckpointMixin
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 from routellm.router import Router
@@ -19,26 +20,29 @@ from routellm_router_mf.scoring import model_directions, pair_direction, prompt_
 ROUTELLM_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-3-small"}
 
 
-class MFRouter(Router):
+class MFRouterConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: ``default`` (the checkpoint shipped in this package), a local folder, or a Hub repo id.
+    checkpoint_path: str = "default"
+    strong_model: str = "gpt-4-1106-preview"
+    weak_model: str = "mixtral-8x7b-instruct-v0.1"
+    #: RouteLLM's option; when given it must match the checkpoint's ``dim``.
+    hidden_size: int | None = None
+    #: Embedder section (``name`` plus options). Defaults to the one recorded in the checkpoint
+    #: (for RouteLLM's layout: ``openai`` ``text-embedding-3-small``); options given without a
+    #: ``name``, or with the checkpoint's name, are merged over the recorded ones.
+    embedder: dict[str, Any] | None = None
+    revision: str | None = None
+
+
+class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
     """Strong win rate from a matrix-factorisation checkpoint (RouteLLM's, or one from ``routellm train mf``)."""
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: ``default`` (the checkpoint shipped in this package), a local folder, or a Hub repo id.
-        checkpoint_path: str = "default"
-        strong_model: str = "gpt-4-1106-preview"
-        weak_model: str = "mixtral-8x7b-instruct-v0.1"
-        #: RouteLLM's option; when given it must match the checkpoint's ``dim``.
-        hidden_size: int | None = None
-        #: Embedder section (``name`` plus options). Defaults to the one recorded in the checkpoint
-        #: (for RouteLLM's layout: ``openai`` ``text-embedding-3-small``); options given without a
-        #: ``name``, or with the checkpoint's name, are merged over the recorded ones.
-        embedder: dict[str, Any] | None = None
-        revision: str | None = None
+    Config = MFRouterConfig
 
-    def __init__(self, config: Config | None = None, *, embedder: Embedder | None = None) -> None:
+    def __init__(self, config: MFRouterConfig | None = None, *, embedder: Embedder | None = None) -> None:
         super().__init__(config)
         cfg = self.config
-        self.folder = resolve_checkpoint(cfg.checkpoint_path, revision=cfg.revision)
+        self.folder = self.checkpoint_folder = resolve_checkpoint(cfg.checkpoint_path, revision=cfg.revision)
         self.checkpoint, weights = load_checkpoint(self.folder)
         where = f"router 'mf' (checkpoint {self.folder})"
         if cfg.hidden_size is not None and cfg.hidden_size != self.checkpoint.dim:
@@ -92,7 +96,7 @@ class MFRouter(Router):
         return np.asarray(x, dtype=np.float64) @ directions.T
 
     def _directions(self, models: tuple[str, ...]) -> np.ndarray:
-        cache = self.__dict__.setdefault("_direction_cache", {})
+        cache = vars(self).setdefault("_direction_cache", {})
         if models not in cache:
             where = f"router 'mf' (checkpoint {self.folder})"
             rows = [find_model(self.checkpoint.names, m, where=where, aliases=self.checkpoint.aliases) for m in models]

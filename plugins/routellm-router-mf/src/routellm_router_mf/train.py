@@ -226,6 +226,7 @@ def train_mf(
     }
     length_scale = 1.0
     if options.length_control:
+        assert data.length_diff is not None  # filled when length_control is on
         length_scale = float(max(np.std(data.length_diff[~is_val]), 1e-6))
         tensors["length"] = torch.from_numpy((data.length_diff / length_scale).astype(np.float32))
     train_rows = torch.from_numpy(np.flatnonzero(~is_val))
@@ -308,6 +309,7 @@ def train_mf(
         "seconds": round(time.time() - started, 1),
     }
     if options.length_control:
+        assert net.length_coef is not None
         metrics["length_coefficient"] = float(net.length_coef.detach()) / length_scale  # per unit of log-length ratio
         metrics["val_pairwise_accuracy_without_length"] = _accuracy(logits_for(val_rows, with_length=False), tensors["winner"][val_rows])
     config = MFConfig(

@@ -19,7 +19,11 @@ if TYPE_CHECKING:
 _SCALE = float(2**64)
 
 
-class RandomRouter(Router):
+class RandomRouterConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    seed: int | None = None
+
+
+class RandomRouter(Router[RandomRouterConfig]):
     """Strong win rate uniform in [0, 1).
 
     Without a seed every call draws fresh randomness (RouteLLM's behaviour). With ``seed`` the
@@ -27,15 +31,14 @@ class RandomRouter(Router):
     one by one.
     """
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        seed: int | None = None
+    Config = RandomRouterConfig
 
     #: A hash or a draw costs about a microsecond: score on the server's event loop.
     inline = True
     #: Win rates are random draws: `routellm eval` averages seeded runs.
     stochastic = True
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: RandomRouterConfig | None = None) -> None:
         super().__init__(config)
         self._rng = random.Random()
         self._key = None if self.config.seed is None else str(self.config.seed).encode()

@@ -20,6 +20,12 @@ def routellm_routers():
 
 @routellm.hookimpl
 def routellm_register_commands(train):
+    from routellm.extras import missing, register_unavailable
+
+    absent = missing("routellm_train", "polars")
+    if absent:
+        register_unavailable(train, "sw_ranking", install="routellm-router-sw-ranking[train]", modules=absent)
+        return
     from routellm_router_sw_ranking.train import train_command
 
     train.command("sw_ranking")(train_command)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
 
+from routellm.checkpoints import HubCheckpointMixin
 from routellm.errors import ConfigError
 from routellm.router import Router
 from routellm_router_sw_ranking.bradley_terry import fit_bradley_terry
@@ -42,7 +44,32 @@ def similarity_weights(similarities: np.ndarray) -> np.ndarray:
     return np.where(top > 0, weights, 10.0)
 
 
-class SWRankingRouter(Router):
+class SWRankingRouterConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Folder made by ``routellm train sw_ranking`` (or a Hugging Face Hub repository holding one).
+    checkpoint_path: str | None = None
+    #: Same as ``checkpoint_path``.
+    data_path: str | None = None
+    #: RouteLLM's keys: battle sources (hub ids or local files) and their per-battle embeddings.
+    arena_battle_datasets: list[str] | None = None
+    arena_embedding_datasets: list[str] | None = None
+    #: Default: the trained folder's choice, else RouteLLM's pair (matched loosely to the battles' names).
+    strong_model: str | None = None
+    weak_model: str | None = None
+    #: Default: the trained folder's (10 for RouteLLM's keys).
+    num_tiers: int | None = None
+    #: Embedder for the prompts; default: the one the battles were embedded with, else ``huggingface``.
+    embedder: str | None = None
+    #: Its options, on top of the ones recorded with the battles' embeddings.
+    embedder_config: dict[str, Any] | None = None
+    split: str = "train"
+    revision: str | None = None
+    #: L2 penalty on the tier strengths (keeps them finite when a tier never loses).
+    ridge: float = DEFAULT_RIDGE
+    #: Prompts per ranking step (bounds memory: batch x distinct battle prompts floats).
+    batch_size: int = 512
+
+
+class SWRankingRouter(HubCheckpointMixin, Router[SWRankingRouterConfig]):
     """Similarity-weighted ranking (RouteLLM's ``sw_ranking``), batched.
 
     Models are rated from all battles and grouped into tiers; for a prompt, every battle is weighted
@@ -52,31 +79,9 @@ class SWRankingRouter(Router):
     one similarity matrix product and a Newton solve on ``num_tiers`` players.
     """
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Folder made by ``routellm train sw_ranking`` (or a Hugging Face Hub repository holding one).
-        checkpoint_path: str | None = None
-        #: Same as ``checkpoint_path``.
-        data_path: str | None = None
-        #: RouteLLM's keys: battle sources (hub ids or local files) and their per-battle embeddings.
-        arena_battle_datasets: list[str] | None = None
-        arena_embedding_datasets: list[str] | None = None
-        #: Default: the trained folder's choice, else RouteLLM's pair (matched loosely to the battles' names).
-        strong_model: str | None = None
-        weak_model: str | None = None
-        #: Default: the trained folder's (10 for RouteLLM's keys).
-        num_tiers: int | None = None
-        #: Embedder for the prompts; default: the one the battles were embedded with, else ``huggingface``.
-        embedder: str | None = None
-        #: Its options, on top of the ones recorded with the battles' embeddings.
-        embedder_config: dict[str, Any] | None = None
-        split: str = "train"
-        revision: str | None = None
-        #: L2 penalty on the tier strengths (keeps them finite when a tier never loses).
-        ridge: float = DEFAULT_RIDGE
-        #: Prompts per ranking step (bounds memory: batch x distinct battle prompts floats).
-        batch_size: int = 512
+    Config = SWRankingRouterConfig
 
-    def __init__(self, config: Config | None = None, *, data: RankingData | None = None, embedder: Embedder | None = None):
+    def __init__(self, config: SWRankingRouterConfig | None = None, *, data: RankingData | None = None, embedder: Embedder | None = None):
         super().__init__(config)
         cfg = self.config
         if cfg.ridge <= 0:
@@ -128,6 +133,9 @@ class SWRankingRouter(Router):
             "`routellm train sw_ranking --battles SOURCE --out DIR`, or RouteLLM's arena_battle_datasets "
             "(with arena_embedding_datasets)"
         )
+
+    def _save_pretrained(self, directory: Path) -> None:
+        self.data.save(directory)  # also when built from RouteLLM's arena datasets
 
     def _embedder_record(self) -> dict[str, Any]:
         cfg = self.config

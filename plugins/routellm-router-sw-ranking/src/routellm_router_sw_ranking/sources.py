@@ -127,20 +127,13 @@ def from_seed_config(
 
 def resolve_folder(path_or_id: str, revision: str | None = None) -> Path:
     """A local trained folder: ``path_or_id`` itself, or a snapshot of that Hugging Face Hub repository."""
-    path = Path(path_or_id).expanduser()
-    if path.is_dir():
-        return path
-    if path.is_absolute() or path_or_id.startswith((".", "~")) or path_or_id.count("/") != 1:
-        raise ConfigError(
-            f"router 'sw_ranking': trained folder not found: {path}; "
-            "make one with `routellm train sw_ranking --battles SOURCE --out DIR`"
-        )
-    from huggingface_hub import snapshot_download
+    from routellm.checkpoints import resolve_checkpoint
 
-    try:
-        return Path(snapshot_download(path_or_id, revision=revision))
-    except Exception as exc:
-        raise ConfigError(
-            f"router 'sw_ranking': cannot get '{path_or_id}' from the Hugging Face Hub ({type(exc).__name__}); "
-            "pass a local folder made by `routellm train sw_ranking`"
-        ) from None
+    return resolve_checkpoint(
+        path_or_id,
+        owner="router 'sw_ranking'",
+        revision=revision,
+        allow_patterns=["*"],
+        what="trained folder",
+        hint="; make one with `routellm train sw_ranking --battles SOURCE --out DIR`",
+    )

@@ -11,12 +11,13 @@ import numpy as np
 from routellm.router import Router
 
 
-class LengthRouter(Router):
-    """Strong win rate = 1 - exp(-characters / scale)."""
+class LengthConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    #: Characters at which the win rate reaches 1 - 1/e (about 0.63).
+    scale: float = 400.0
 
-    class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-        #: Characters at which the win rate reaches 1 - 1/e (about 0.63).
-        scale: float = 400.0
+
+class LengthRouter(Router[LengthConfig]):
+    """Strong win rate = 1 - exp(-characters / scale)."""
 
     def calculate_strong_win_rate(self, prompt: str) -> float:
         return 1.0 - math.exp(-len(prompt) / self.config.scale)

@@ -1,8 +1,10 @@
-"""Shared test helpers: contract test classes every router and benchmark plugin subclasses.
+"""Test helpers for routellm plugins: contract test classes every router and benchmark plugin subclasses,
+a fake OpenAI-compatible upstream, and servers on loopback. The fixtures (``fake_upstream``) come from
+:mod:`pytest_routellm.plugin`, which pytest loads through the ``pytest11`` entry point.
 
 Usage in a plugin's tests::
 
-    from routellm.testing import RouterContract
+    from pytest_routellm import RouterContract
 
     class TestMyRouter(RouterContract):
         router_name = "my_router"
