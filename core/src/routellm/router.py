@@ -52,6 +52,11 @@ class Router(abc.ABC):
             (self.calculate_strong_win_rate(p) for p in prompts), dtype=np.float64, count=len(prompts)
         )
 
+    def training_prompt_hashes(self) -> frozenset[str] | None:
+        """Hashes (:func:`routellm.prompt_hashes.prompt_hash`) of the prompts this router was trained on, when
+        its checkpoint records them; ``routellm eval`` warns when a benchmark shares any. ``None``: unknown."""
+        return None
+
     def route(self, prompt: str, threshold: float, models: ModelPair) -> str:
         """The model to answer ``prompt``: strong at or above ``threshold``, weak below it."""
         threshold = check_threshold(threshold)

@@ -27,6 +27,10 @@ OverwriteOption = Annotated[
 ]
 
 
+#: Routers every evaluation shows beside the ones asked for (when installed), unless --no-baselines.
+BASELINES = ("random", "length")
+
+
 def _names(*groups: list[str] | None) -> list[str]:
     names: list[str] = []
     for group in groups:
@@ -57,8 +61,15 @@ def eval_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Prompts per batch_calculate_win_rate call.")] = 64,
     charts: Annotated[bool, typer.Option("--charts/--no-charts", help="Write the HTML and PNG chart.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON instead of the table.")] = False,
+    baselines: Annotated[
+        bool, typer.Option("--baselines/--no-baselines", help="Also evaluate the random and length baselines (when installed).")
+    ] = True,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Resamples of the prompts for 95% intervals of APGR and CPT (0: none).")
+    ] = 1000,
+    bootstrap_seed: Annotated[int, typer.Option(help="Seed of the bootstrap resamples.")] = 0,
 ) -> None:
-    """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR."""
+    """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR, with 95% intervals."""
     from routellm.config import load_config
     from routellm.evaluation.evaluate import evaluate
     from routellm.evaluation.report import summary, to_jsonable, write_outputs
@@ -74,6 +85,8 @@ def eval_command(
     registry = get_registry()
     for name in names:
         registry.router(name)  # fail fast on an unknown name
+    if baselines:
+        names += [b for b in BASELINES if b in registry.routers and b not in names]
     sections = cfg.section("benchmarks") or {}
     results = []
     for bench in _names(benchmark):
@@ -94,8 +107,13 @@ def eval_command(
             random_runs=random_runs,
             overwrite=overwrite,
             batch_size=batch_size,
+            bootstrap=bootstrap,
+            bootstrap_seed=bootstrap_seed,
         )
         results.append(result)
+        if as_json:  # the table's summary carries them otherwise
+            for warning in result.warnings:
+                typer.secho(f"warning: {warning}", err=True, fg="yellow")
         written = write_outputs(result, output, fmt=fmt, charts=charts)
         if not as_json:
             typer.echo(summary(result))

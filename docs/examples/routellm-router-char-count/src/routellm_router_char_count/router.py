@@ -1,4 +1,4 @@
-"""The length router."""
+"""The char_count router."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from routellm.router import Router
 
 
-class LengthRouter(Router):
+class CharCountRouter(Router):
     """Strong win rate = 1 - exp(-characters / scale)."""
 
     class Config(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -1,0 +1,97 @@
+import json
+
+import numpy as np
+import pytest
+
+from routellm.errors import ConfigError
+from routellm.registry import get_registry
+from routellm.testing import RouterContract
+from routellm_router_blend.reference import BUILTIN, EmpiricalCDF, load_reference
+from routellm_router_blend.router import BlendRouter
+
+PROMPTS = ["hi", "x" * 30, "a longer prompt " * 20, "short one", "y" * 900, "medium " * 10]
+
+
+class TestBlendContract(RouterContract):
+    router_name = "blend"
+    router_config = {"members": {"length": {}, "random": {"seed": 3}}}
+
+
+@pytest.fixture
+def reference(tmp_path):
+    path = tmp_path / "ref.json"
+    path.write_text(json.dumps([f"p{'z' * i}" for i in range(0, 400, 4)]))
+    return str(path)
+
+
+def test_empirical_cdf_is_midrank_and_strictly_increasing_outside():
+    cdf = EmpiricalCDF([0.1, 0.2, 0.2, 0.3])
+    np.testing.assert_allclose(cdf(np.array([0.1, 0.2, 0.3])), [0.125, 0.5, 0.875])
+    outside = cdf(np.array([-0.5, 0.0, 0.35, 0.45, 1.0]))
+    assert outside[0] == 0.0 and outside[-1] == 1.0
+    assert 0 < outside[1] < 0.125 and 0.875 < outside[2] < outside[3] < 1.0
+
+
+def test_one_member_keeps_its_order(reference):
+    blend = BlendRouter.from_config({"members": {"length": {}}, "reference": reference})
+    length = get_registry().create_router("length")
+    a, b = blend.batch_calculate_win_rate(PROMPTS), length.batch_calculate_win_rate(PROMPTS)
+    np.testing.assert_array_equal(np.argsort(a), np.argsort(b))
+
+
+def test_weights_average_the_quantiles(reference):
+    members = {"length": {}, "rnd": {"router": "random", "seed": 5}}
+    blend = BlendRouter.from_config({"members": members, "weights": {"length": 3, "rnd": 1}, "reference": reference})
+    ref_prompts, _ = load_reference(reference)
+    quantiles = []
+    for name, section in (("length", {}), ("random", {"seed": 5})):
+        router = get_registry().create_router(name, section)
+        quantiles.append(EmpiricalCDF(router.batch_calculate_win_rate(ref_prompts))(router.batch_calculate_win_rate(PROMPTS)))
+    np.testing.assert_allclose(blend.batch_calculate_win_rate(PROMPTS), 0.75 * quantiles[0] + 0.25 * quantiles[1])
+
+
+def test_zero_weight_member_is_ignored(reference):
+    members = {"length": {}, "random": {"seed": 1}}
+    blend = BlendRouter.from_config({"members": members, "weights": {"length": 1, "random": 0}, "reference": reference})
+    only = BlendRouter.from_config({"members": {"length": {}}, "reference": reference})
+    np.testing.assert_allclose(blend.batch_calculate_win_rate(PROMPTS), only.batch_calculate_win_rate(PROMPTS))
+
+
+def test_reference_win_rates_are_cached(reference, monkeypatch):
+    BlendRouter.from_config({"members": {"length": {}}, "reference": reference})
+    from routellm_router_blend import router as module
+
+    monkeypatch.setattr(module, "score_prompts", lambda *a, **k: pytest.fail("reference scored again"))
+    BlendRouter.from_config({"members": {"length": {}}, "reference": reference})
+
+
+def test_builtin_reference_is_licensed_and_sourced():
+    data = json.loads(BUILTIN.read_text())
+    assert {s["licence"] for s in data["sources"]} == {"Apache-2.0"}
+    assert sum(s["prompts"] for s in data["sources"]) == len(data["prompts"]) > 1000
+    prompts, name = load_reference("builtin")
+    assert prompts == data["prompts"] and name.startswith("blend-reference:")
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"members": {}}, "set members"),
+        ({"members": {"length": {}}, "weights": {"mf": 1}}, "not members"),
+        ({"members": {"length": {}, "random": {}}, "weights": {"length": 1}}, "no weight to random"),
+        ({"members": {"length": {}}, "weights": {"length": -1}}, "non-negative"),
+        ({"members": {"nope": {}}}, "member 'nope'.*unknown router 'nope'"),
+        ({"members": {"length": {"midpoint": -3}}}, "midpoint"),
+        ({"members": {"length": {}}, "reference": "/no/such/file.json"}, "not found"),
+    ],
+)
+def test_config_errors_say_what_to_change(section, message):
+    with pytest.raises(ConfigError, match=message):
+        BlendRouter.from_config(section)
+
+
+def test_training_prompt_hashes_are_the_members_union(reference):
+    blend = BlendRouter.from_config({"members": {"length": {}}, "reference": reference})
+    assert blend.training_prompt_hashes() is None
+    blend.members[0].router.training_prompt_hashes = lambda: frozenset({"abc"})
+    assert blend.training_prompt_hashes() == {"abc"}
