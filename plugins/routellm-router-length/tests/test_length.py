@@ -3,7 +3,7 @@ import pytest
 
 from routellm.errors import ConfigError
 from routellm.testing import RouterContract
-from routellm_router_length import LengthRouter
+from routellm_router_length.router import LengthRouter
 
 
 class TestLengthContract(RouterContract):

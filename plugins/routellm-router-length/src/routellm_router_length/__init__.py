@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import routellm
 from routellm.records import RouterSpec
-from routellm_router_length.router import LengthRouter
-
-__all__ = ["LengthRouter"]
 
 
 @routellm.hookimpl
 def routellm_routers():
+    # A "module:Class" reference: `routellm plugins` and `routellm route` stay free of numpy imports.
     yield RouterSpec(
         name="length",
-        router_class=LengthRouter,
+        router_class="routellm_router_length.router:LengthRouter",
         description="Longer prompts go to the strong model (heuristic baseline).",
     )
