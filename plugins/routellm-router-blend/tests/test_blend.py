@@ -95,3 +95,28 @@ def test_training_prompt_hashes_are_the_members_union(reference):
     assert blend.training_prompt_hashes() is None
     blend.members[0].router.training_prompt_hashes = lambda: frozenset({"abc"})
     assert blend.training_prompt_hashes() == {"abc"}
+
+
+def test_blend_in_controller_calibrate_and_eval(reference, tmp_path):
+    """A config section is enough: the controller (serve's engine), calibrate and eval build it by name."""
+    from routellm.benchmark import BenchmarkData
+    from routellm.calibrate import calibrate
+    from routellm.calibration import load_calibration
+    from routellm.config import parse_config
+    from routellm.controller import Controller
+    from routellm.evaluation.evaluate import evaluate
+
+    section = {"members": {"length": {}, "random": {"seed": 2}}, "reference": reference}
+    cfg = parse_config({"routers": {"blend": section}})
+    controller = Controller(["blend"], strong_model="strong", weak_model="weak", config=cfg, api_base="http://127.0.0.1:9/v1")
+    assert controller.route("y" * 2000, "blend", 0.0) == "strong"
+    np.testing.assert_allclose(
+        controller.batch_calculate_win_rate(PROMPTS, "blend"),
+        BlendRouter.from_config(section).batch_calculate_win_rate(PROMPTS),
+    )
+    runs, path = calibrate(["blend"], [0.3], dataset="toy", config=cfg, output=tmp_path / "cal.json", prompts=PROMPTS * 5)
+    assert runs[0].router == "blend" and "blend" in load_calibration(path).routers
+    rng = np.random.default_rng(0)
+    data = BenchmarkData("toy", PROMPTS * 4, {"s": rng.random(24), "w": rng.random(24)}, "s", "w")
+    result = evaluate(data, {"blend": section}, bootstrap=50, progress=False)
+    assert result.routers[0].name == "blend" and result.routers[0].intervals is not None
