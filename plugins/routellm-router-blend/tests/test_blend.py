@@ -9,6 +9,16 @@ from routellm.testing import RouterContract
 from routellm_router_blend.reference import BUILTIN, EmpiricalCDF, load_reference
 from routellm_router_blend.router import BlendRouter
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _module_cache(tmp_path_factory):
+    """The contract's class-scoped router is built before the per-test cache fixture: keep its reference
+    win rates out of the user's cache too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ROUTELLM_CACHE_DIR", str(tmp_path_factory.mktemp("blend-cache")))
+        yield
+
+
 PROMPTS = ["hi", "x" * 30, "a longer prompt " * 20, "short one", "y" * 900, "medium " * 10]
 
 
