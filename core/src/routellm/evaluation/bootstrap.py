@@ -36,7 +36,8 @@ class Intervals(msgspec.Struct, frozen=True):
     cpt80: list[float]
     #: Standard deviation of APGR over the replicates.
     apgr_sd: float
-    #: Per curve point (in the curve's order): the interval of the quality at that sweep threshold.
+    #: Per curve point (in the curve's order): the interval of the PGR at that sweep threshold, as quality
+    #: (``weak + pgr * (strong - weak)`` with the full data's weak and strong qualities).
     quality_low: list[float] = []
     quality_high: list[float] = []
 
@@ -139,8 +140,14 @@ def bootstrap_intervals(
             parts.append(replicate_curves(np.asarray(win_rates, np.float64), strong_q, weak_q, subset, num_results))
     shares, qualities, weak, strong = (np.concatenate([p[i] for p in parts]) for i in range(4))
     metrics = batch_metrics(shares, qualities, weak, strong)
+    # The band is the interval of each point's PGR, drawn on the full data's quality scale: resampling moves the
+    # weak and strong qualities too, and a band of raw quality would mostly show that common shift.
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(qualities, [tail, 100.0 - tail], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pgr = (qualities - weak[:, None]) / (strong - weak)[:, None]
+    pgr_low, pgr_high = np.nanpercentile(pgr, [tail, 100.0 - tail], axis=0)
+    weak0, gap0 = float(weak_q.mean()), float(strong_q.mean() - weak_q.mean())
+    low, high = weak0 + pgr_low * gap0, weak0 + pgr_high * gap0
     if point_order is not None:
         low, high = low[point_order], high[point_order]
     apgr = metrics["apgr"][np.isfinite(metrics["apgr"])]

@@ -137,6 +137,8 @@ def chart(result: EvalResult):
     import polars as pl
 
     frame = curves_frame(result).with_columns((pl.col("strong_share") * 100).alias("strong_calls_pct"))
+    # One colour per router in every panel.
+    palette = alt.Scale(domain=[r.name for r in result.routers] + [result.optimal.name], scheme="tableau10")
     refs = pl.DataFrame(
         {
             "model": [f"strong: {result.strong_model}", f"weak: {result.weak_model}"],
@@ -149,7 +151,7 @@ def chart(result: EvalResult):
         .encode(
             x=alt.X("strong_calls_pct:Q", title="Strong model calls (%)", scale=alt.Scale(domain=[0, 100])),
             y=alt.Y("quality:Q", title="Quality", scale=alt.Scale(zero=False)),
-            color=alt.Color("router:N", title="Router"),
+            color=alt.Color("router:N", title="Router", scale=palette),
             strokeDash=alt.condition(alt.datum.router == "optimal", alt.value([4, 3]), alt.value([1, 0])),
             tooltip=["router", "threshold", "strong_calls_pct", "quality", "pgr"],
         )
@@ -169,10 +171,10 @@ def chart(result: EvalResult):
                 x="strong_calls_pct:Q",
                 y="quality_low:Q",
                 y2="quality_high:Q",
-                color=alt.Color("router:N", title="Router"),
+                color=alt.Color("router:N", title="Router", scale=palette),
             )
         )
-        layers = [band, lines, rules]
+        layers = [alt.layer(band, lines), rules]
     curves = (
         alt.layer(*layers)
         .resolve_scale(color="independent")
@@ -185,7 +187,7 @@ def chart(result: EvalResult):
     base = alt.Chart(apgr).encode(y=alt.Y("router:N", title=None, sort=None))
     bars = alt.layer(
         base.mark_rule().encode(x=alt.X("apgr_low:Q", title="APGR (95% bootstrap interval)", scale=alt.Scale(zero=False)), x2="apgr_high:Q"),
-        base.mark_point(filled=True).encode(x="apgr:Q", color=alt.Color("router:N", legend=None), tooltip=["router", "apgr", "apgr_low", "apgr_high"]),
+        base.mark_point(filled=True).encode(x="apgr:Q", color=alt.Color("router:N", legend=None, scale=palette), tooltip=["router", "apgr", "apgr_low", "apgr_high"]),
     ).properties(title="APGR", width=220, height=360)
     return alt.hconcat(curves, bars)
 
