@@ -130,3 +130,20 @@ def test_blend_in_controller_calibrate_and_eval(reference, tmp_path):
     data = BenchmarkData("toy", PROMPTS * 4, {"s": rng.random(24), "w": rng.random(24)}, "s", "w")
     result = evaluate(data, {"blend": section}, bootstrap=50, progress=False)
     assert result.routers[0].name == "blend" and result.routers[0].intervals is not None
+
+
+def test_calibration_reference_uses_the_members_calibrated_quantiles(tmp_path):
+    from routellm.calibrate import calibrate
+    from routellm.config import parse_config
+
+    prompts = [f"q{'z' * i}" for i in range(0, 300, 3)]
+    cal = tmp_path / "cal.json"
+    calibrate(["length"], [0.5], dataset="mine", config=parse_config({}), output=cal, prompts=prompts)
+    section = {"members": {"length": {}}, "reference": "calibration", "calibration_file": str(cal)}
+    blend = BlendRouter.from_config(section)
+    # The grid holds quantiles of length's win rates on those prompts: the median prompt maps to about 0.5.
+    assert blend.calculate_strong_win_rate(prompts[50]) == pytest.approx(0.5, abs=0.02)
+    with pytest.raises(ConfigError, match="calibrated with another config"):
+        BlendRouter.from_config({**section, "members": {"length": {"midpoint": 9}}})
+    with pytest.raises(ConfigError, match="'random'.*not in the calibration file"):
+        BlendRouter.from_config({**section, "members": {"random": {"seed": 1}}})

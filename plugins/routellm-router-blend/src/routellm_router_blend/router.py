@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -43,8 +44,11 @@ class BlendRouter(Router):
         members: dict[str, dict[str, Any] | None] = msgspec.field(default_factory=lambda: {"mf": {}, "length": {}})
         #: Member label -> weight (non-negative, not all zero). Default: equal weights.
         weights: dict[str, float] | None = None
-        #: ``builtin`` (the shipped reference prompts) or a prompts file (.json, .jsonl, .txt).
+        #: ``builtin`` (the shipped reference prompts), a prompts file (.json, .jsonl, .txt), or ``calibration``:
+        #: the quantiles ``routellm calibrate`` stored for each member (same config) in the calibration file.
         reference: str = "builtin"
+        #: With ``reference: calibration``: the calibration file (default: routellm's default location).
+        calibration_file: str | None = None
         #: Prompts per member call when scoring the reference.
         batch_size: int = 64
 
@@ -63,13 +67,17 @@ class BlendRouter(Router):
         if any(not (math.isfinite(w) and w >= 0) for w in weights.values()) or sum(weights.values()) <= 0:
             raise ConfigError(f"{OWNER}: weights must be non-negative numbers, not all zero; got {weights}")
         total = sum(weights.values())
-        prompts, reference_name = load_reference(cfg.reference)
+        calibration = load_calibration_file(cfg.calibration_file) if cfg.reference == "calibration" else None
+        prompts, reference_name = load_reference(cfg.reference) if calibration is None else ([], "")
         self.members: list[Member] = []
         try:
             for label, section in cfg.members.items():
                 recipe = member_recipe(label, section)
+                if calibration is not None:
+                    reference = calibrated_quantiles(calibration, label, recipe)
                 router = recipe.build()
-                reference = reference_win_rates(recipe, router, prompts, reference_name, cfg.batch_size)
+                if calibration is None:
+                    reference = reference_win_rates(recipe, router, prompts, reference_name, cfg.batch_size)
                 self.members.append(Member(label, router, weights[label] / total, EmpiricalCDF(reference)))
         except BaseException:
             self.close()
@@ -104,6 +112,25 @@ def member_recipe(label: str, section: dict[str, Any] | None) -> RouterRecipe:
         return RouterRecipe.from_registry(str(name), section)
     except (ConfigError, UnknownNameError) as exc:
         raise ConfigError(f"{OWNER}: member '{label}': {exc}") from None
+
+
+def load_calibration_file(path: str | None):
+    from routellm.calibration import default_path, load_calibration
+
+    return load_calibration(Path(path).expanduser() if path else default_path())
+
+
+def calibrated_quantiles(calibration, label: str, recipe: RouterRecipe) -> np.ndarray:
+    """The member's win-rate quantiles (1,001 of them) from the calibration file, if calibrated with this config."""
+    from routellm.calibration import fingerprint_sha256
+
+    entry = calibration.routers.get(recipe.name)
+    hint = f"run `routellm calibrate --routers {recipe.name}` with the member's config in the {recipe.name} section"
+    if entry is None:
+        raise ConfigError(f"{OWNER}: member '{label}' ({recipe.name}) is not in the calibration file; {hint}")
+    if entry.config_sha256 != fingerprint_sha256(recipe.fingerprint):
+        raise ConfigError(f"{OWNER}: member '{label}' was calibrated with another config ({entry.config}); {hint}")
+    return np.asarray(entry.grid, dtype=np.float64)
 
 
 def reference_win_rates(
