@@ -32,11 +32,16 @@ def main() -> None:
     parser.add_argument("--num-results", type=int, default=10)
     parser.add_argument("--random-runs", type=int, default=20)
     parser.add_argument("--output", type=Path, default=Path("results"))
+    parser.add_argument("--bootstrap", type=int, default=1000, help="resamples for 95%% intervals (0: none)")
+    parser.add_argument("--bootstrap-seed", type=int, default=0)
+    parser.add_argument("--no-baselines", action="store_true", help="do not add the random and length baselines")
     args = parser.parse_args()
 
     cfg = load_config(args.config)
     registry = get_registry()
     routers = args.routers or list(registry.routers)
+    if not args.no_baselines:
+        routers += [b for b in ("random", "length") if b in registry.routers and b not in routers]
     sections = cfg.section("benchmarks") or {}
     results, failures, timings = [], [], {}
     for bench in args.benchmarks:
@@ -46,7 +51,8 @@ def main() -> None:
             start = time.perf_counter()
             try:
                 result = evaluate(
-                    data, {name: cfg.router_section(name)}, num_results=args.num_results, random_runs=args.random_runs
+                    data, {name: cfg.router_section(name)}, num_results=args.num_results, random_runs=args.random_runs,
+                    bootstrap=args.bootstrap, bootstrap_seed=args.bootstrap_seed,
                 )
             except Exception as exc:  # one broken router must not hide the others' numbers
                 failures.append({"benchmark": bench, "router": name, "error": f"{type(exc).__name__}: {exc}"})
@@ -54,6 +60,8 @@ def main() -> None:
                 continue
             timings[f"{bench}/{name}"] = time.perf_counter() - start
             results.append(result)
+            for warning in result.warnings:
+                print(f"WARNING: {warning}")
     # One table, one oracle row per benchmark.
     merged = {}
     for r in results:
@@ -68,6 +76,8 @@ def main() -> None:
     payload = {
         "num_results": args.num_results,
         "random_runs": args.random_runs,
+        "bootstrap": args.bootstrap,
+        "bootstrap_seed": args.bootstrap_seed,
         "results": [to_jsonable(r) for r in merged.values()],
         "failures": failures,
         "seconds": timings,

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from routellm.testing import SlowUpstream, openai_upstream, raw_upstream, routing_server, serve_in_thread
+from pytest_routellm import SlowUpstream, openai_upstream, raw_upstream, routing_server, serve_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 STRONG = "gpt-4-1106-preview"

@@ -36,16 +36,22 @@ def test_eval_gsm8k_writes_table_json_and_charts(shared_data, tmp_path):
     assert (out / "gsm8k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     payload = json.loads((out / "gsm8k.json").read_text())
     assert payload["num_prompts"] == 1307
-    (random,) = payload["routers"]
+    # The length baseline is added by default; every router has bootstrap intervals.
+    random, length = payload["routers"]
+    assert (random["name"], length["name"]) == ("random", "length")
     assert len(random["curve"]["strong_share"]) == 11
     assert random["metrics"]["apgr"] == pytest.approx(0.5, abs=0.03)
+    assert length["metrics"]["apgr"] == pytest.approx(0.597, abs=3e-3)  # the data README's length baseline: 0.597
+    low, high = length["intervals"]["apgr"]
+    assert low < length["metrics"]["apgr"] < high and length["intervals"]["resamples"] == 1000
+    assert "95% bootstrap interval over 1000 resamples" in result.output
     assert payload["optimal"]["metrics"]["apgr"] == pytest.approx(1.131, abs=5e-4)
 
 
 def test_eval_csv_format_and_unknown_router(shared_data, tmp_path):
     result = run_cli(
         "eval", "--routers", "random", "--benchmark", "mt_bench", "--output", str(tmp_path), "--format", "csv",
-        "--no-charts", "--num-results", "4", "--data-dir", str(shared_data),
+        "--no-charts", "--num-results", "4", "--data-dir", str(shared_data), "--no-baselines", "--bootstrap", "0",
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "mt_bench_curves.csv").read_text().count("\n") == 1 + 2 * 5

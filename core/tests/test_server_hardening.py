@@ -20,10 +20,10 @@ import httpx
 import msgspec
 import pytest
 
+from pytest_routellm import SlowUpstream, openai_upstream, raw_upstream, routing_server, serve_in_thread
 from routellm.errors import ConfigError
 from routellm.model_names import MAX_NAME_LENGTH, ModelNameError, parse_model_name
 from routellm.server.settings import Overrides, resolve_settings
-from routellm.testing import SlowUpstream, openai_upstream, raw_upstream, routing_server, serve_in_thread
 
 STRONG = "gpt-4-1106-preview"
 WEAK = "mixtral-8x7b-instruct-v0.1"

@@ -79,6 +79,11 @@ class Router(abc.ABC, Generic[ConfigT]):
 
         return ladder_scores(self.batch_calculate_win_rate(list(prompts)), len(models))
 
+    def training_prompt_hashes(self) -> frozenset[str] | None:
+        """Hashes (:func:`routellm.prompt_hashes.prompt_hash`) of the prompts this router was trained on, when
+        its checkpoint records them; ``routellm eval`` warns when a benchmark shares any. ``None``: unknown."""
+        return None
+
     def route(self, prompt: str, threshold: float, models: ModelPair) -> str:
         """The model to answer ``prompt``: strong at or above ``threshold``, weak below it."""
         threshold = check_threshold(threshold)

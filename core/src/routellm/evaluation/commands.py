@@ -27,6 +27,10 @@ OverwriteOption = Annotated[
 ]
 
 
+#: Routers every evaluation shows beside the ones asked for (when installed), unless --no-baselines.
+BASELINES = ("random", "length")
+
+
 def _names(*groups: list[str] | None) -> list[str]:
     names: list[str] = []
     for group in groups:
@@ -65,9 +69,16 @@ def eval_command(
             "(comma-separated or repeated; default all). Adds the quality-vs-cost report.",
         ),
     ] = None,
+    baselines: Annotated[
+        bool, typer.Option("--baselines/--no-baselines", help="Also evaluate the random and length baselines (when installed).")
+    ] = True,
+    bootstrap: Annotated[
+        int, typer.Option(min=0, help="Resamples of the prompts for 95% intervals of APGR and CPT (0: none).")
+    ] = 1000,
+    bootstrap_seed: Annotated[int, typer.Option(help="Seed of the bootstrap resamples.")] = 0,
 ) -> None:
-    """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR; and, where the
-    benchmark records costs, quality vs cost among N models (AIQ, single-model frontier, oracle)."""
+    """Evaluate routers on benchmarks: quality vs % strong calls, CPT(20/50/80%), AUC, APGR, with 95% intervals;
+    and, where the benchmark records costs, quality vs cost among N models (AIQ, single-model frontier, oracle)."""
     from routellm.extras import require
 
     require("polars", *(("altair", "vl_convert") if charts else ()), install="routellm-core[eval]", purpose="routellm eval")
@@ -86,6 +97,8 @@ def eval_command(
     registry = get_registry()
     for name in names:
         registry.router(name)  # fail fast on an unknown name
+    if baselines:
+        names += [b for b in BASELINES if b in registry.routers and b not in names]
     sections = cfg.section("benchmarks") or {}
     results = []
     for bench in _names(benchmark):
@@ -106,8 +119,13 @@ def eval_command(
             random_runs=random_runs,
             overwrite=overwrite,
             batch_size=batch_size,
+            bootstrap=bootstrap,
+            bootstrap_seed=bootstrap_seed,
         )
         results.append(result)
+        if as_json:  # the table's summary carries them otherwise
+            for warning in result.warnings:
+                typer.secho(f"warning: {warning}", err=True, fg="yellow")
         written = write_outputs(result, output, fmt=fmt, charts=charts)
         if not as_json:
             typer.echo(summary(result))

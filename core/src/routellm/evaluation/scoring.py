@@ -24,11 +24,14 @@ import numpy as np
 from routellm.paths import cache_dir
 from routellm.router import Router
 from routellm.structs import convert_section
+from routellm.training_overlap import Overlap, count_overlap
 
 logger = logging.getLogger(__name__)
 
 #: Bump when the meaning of cached win rates changes.
 CACHE_FORMAT = 1
+#: Key of the cache metadata holding the router's training-prompt overlap with the scored prompts.
+TRAINING_OVERLAP = "training_overlap"
 
 
 def prompts_digest(prompts: Sequence[str]) -> str:
@@ -117,6 +120,13 @@ class WinRateCache:
             return None
         return values
 
+    def meta(self, key: str) -> dict | None:
+        """The metadata stored beside ``key``'s win rates, when readable."""
+        try:
+            return json.loads(self.path(key).with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            return None
+
     def put(self, key: str, values: np.ndarray, meta: dict) -> Path:
         """Store win rates atomically, with metadata for humans."""
         path = self.path(key)
@@ -175,10 +185,24 @@ def cached_win_rates(
         if values is not None:
             return values, True
     router = recipe.build()
+    meta = {**recipe.fingerprint, "data": data_name, "prompts_sha256": digest}
     try:
         label = f"{recipe.name} on {data_name}"
         values = score_prompts(router, prompts, batch_size=batch_size, label=label, progress=progress)
+        hashes = router.training_prompt_hashes()
+        if hashes is not None:
+            meta[TRAINING_OVERLAP] = msgspec.to_builtins(count_overlap(hashes, prompts))
     finally:
         router.close()
-    cache.put(key, values, {**recipe.fingerprint, "data": data_name, "prompts_sha256": digest})
+    cache.put(key, values, meta)
     return values, False
+
+
+def recorded_overlap(
+    recipe: RouterRecipe, prompts: Sequence[str], data_name: str, *, cache: WinRateCache | None = None
+) -> Overlap | None:
+    """The training-prompt overlap recorded when the router scored ``prompts`` (``None``: none recorded)."""
+    cache = cache or WinRateCache()
+    meta = cache.meta(cache_key(recipe.fingerprint, data_name, prompts_digest(prompts))) or {}
+    found = meta.get(TRAINING_OVERLAP)
+    return msgspec.convert(found, Overlap) if found else None

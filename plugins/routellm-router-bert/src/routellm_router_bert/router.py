@@ -70,6 +70,12 @@ class BertRouter(HubCheckpointMixin, Router[BertRouterConfig]):
         """Label probabilities, shape ``(len(prompts), 3)``, columns as in :data:`LABELS`."""
         return classify(self.model, self.tokenizer, prompts, self.device, self.max_length, self.config.batch_size)
 
+    def training_prompt_hashes(self) -> frozenset[str] | None:
+        """The training prompts recorded in the checkpoint folder (``training_prompts.json``), if any."""
+        from routellm.training_overlap import load_training_hashes
+
+        return load_training_hashes(self.path)
+
     def close(self) -> None:
         self.model = None
 

@@ -160,5 +160,11 @@ class CausalLLMRouter(HubCheckpointMixin, Router[CausalLLMRouterConfig]):
     def batch_calculate_win_rate(self, prompts: Sequence[str]) -> np.ndarray:
         return strong_win_rate(self.score_probabilities(prompts), self.config.score_threshold)
 
+    def training_prompt_hashes(self) -> frozenset[str] | None:
+        """The training prompts recorded in the checkpoint folder (``training_prompts.json``), if any."""
+        from routellm.training_overlap import load_training_hashes
+
+        return load_training_hashes(self.path)
+
     def close(self) -> None:
         self.classifier = None

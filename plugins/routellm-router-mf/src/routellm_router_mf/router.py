@@ -104,6 +104,12 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
             cache[models] = model_directions(weights, rows)
         return cache[models]
 
+    def training_prompt_hashes(self) -> frozenset[str] | None:
+        """The training prompts recorded in the checkpoint folder (``training_prompts.json``), if any."""
+        from routellm.training_overlap import load_training_hashes
+
+        return load_training_hashes(self.folder)
+
     def close(self) -> None:
         if "embedder" in self.__dict__ and self._embedder is None:
             self.embedder.close()

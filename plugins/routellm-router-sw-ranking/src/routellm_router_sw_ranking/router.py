@@ -91,6 +91,8 @@ class SWRankingRouter(HubCheckpointMixin, Router[SWRankingRouterConfig]):
         if cfg.num_tiers is not None and cfg.num_tiers < 2:
             raise ConfigError("router 'sw_ranking': num_tiers must be at least 2")
         self._embedder = embedder
+        #: The trained folder the battles came from (None for in-memory data or RouteLLM's keys).
+        self.folder = None
         self._embedder_lock = threading.Lock()
         self.data = data if data is not None else self._load_data()
         if cfg.num_tiers is not None and cfg.num_tiers != self.data.num_tiers:
@@ -117,7 +119,8 @@ class SWRankingRouter(HubCheckpointMixin, Router[SWRankingRouterConfig]):
                 "router 'sw_ranking': set either checkpoint_path (a trained folder) or arena_battle_datasets, not both"
             )
         if folder:
-            return RankingData.load(resolve_folder(folder, cfg.revision))
+            self.folder = resolve_folder(folder, cfg.revision)
+            return RankingData.load(self.folder)
         if cfg.arena_battle_datasets:
             return from_seed_config(
                 cfg.arena_battle_datasets,
@@ -265,6 +268,12 @@ class SWRankingRouter(HubCheckpointMixin, Router[SWRankingRouterConfig]):
 
     def calculate_strong_win_rate(self, prompt: str) -> float:
         return float(self.batch_calculate_win_rate([prompt])[0])
+
+    def training_prompt_hashes(self) -> frozenset[str] | None:
+        """The training prompts recorded in the trained folder (``training_prompts.json``), if any."""
+        from routellm.training_overlap import load_training_hashes
+
+        return load_training_hashes(self.folder)
 
     def close(self) -> None:
         if self._embedder is not None:

@@ -10,7 +10,7 @@ from routellm.records import RouterSpec
 def routellm_routers():
     # A lazy "module:Class" reference keeps `routellm plugins` fast even if the router imports torch.
     yield RouterSpec(
-        name="length",
-        router_class="routellm_router_length.router:LengthRouter",
+        name="char_count",
+        router_class="routellm_router_char_count.router:CharCountRouter",
         description="Longer prompts go to the strong model.",
     )

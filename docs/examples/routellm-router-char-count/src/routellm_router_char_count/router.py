@@ -1,4 +1,4 @@
-"""The length router."""
+"""The char_count router."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import numpy as np
 from routellm.router import Router
 
 
-class LengthConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class CharCountConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     #: Characters at which the win rate reaches 1 - 1/e (about 0.63).
     scale: float = 400.0
 
 
-class LengthRouter(Router[LengthConfig]):
+class CharCountRouter(Router[CharCountConfig]):
     """Strong win rate = 1 - exp(-characters / scale)."""
 
     def calculate_strong_win_rate(self, prompt: str) -> float:
