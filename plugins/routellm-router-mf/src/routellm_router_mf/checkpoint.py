@@ -31,6 +31,8 @@ TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"
 #: Extra prompt features a checkpoint may declare (appended, standardised, to the embedding).
 FEATURES = ("log_chars",)
+#: Activations a checkpoint may apply to the projected prompt vector.
+ACTIVATIONS = ("tanh",)
 
 
 class MFConfig(msgspec.Struct, omit_defaults=True):
@@ -54,6 +56,12 @@ class MFConfig(msgspec.Struct, omit_defaults=True):
     feature_std: list[float] = msgspec.field(default_factory=list)
     #: How the checkpoint was trained (data, split, hyperparameters, metrics).
     training: dict[str, Any] | None = None
+    #: ``None`` (RouteLLM: linear projection) or ``"tanh"`` applied to ``W x`` (multi-model checkpoints).
+    activation: str | None = None
+    #: RouteLLM L2-normalises the rows of ``P``; multi-model checkpoints score with raw rows.
+    normalize_models: bool = True
+    #: Whether the weights hold ``model_bias`` (one quality offset per model row).
+    model_bias: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -72,6 +80,7 @@ class MFWeights:
     P: np.ndarray  # (num_models, dim)
     text_proj: np.ndarray | None  # (dim, input_dim), None when use_proj is false
     classifier: np.ndarray  # (num_classes, dim)
+    bias: np.ndarray | None = None  # (num_models,), only with config.model_bias
 
 
 def state_dict_keys(use_proj: bool) -> list[str]:
@@ -119,6 +128,8 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
         raise ConfigError(f"{config_file}: unknown prompt feature '{unknown[0]}' (known: {', '.join(FEATURES)})")
     if not (len(config.feature_mean) == len(config.feature_std) == len(config.features)):
         raise ConfigError(f"{config_file}: feature_mean and feature_std need one value per feature")
+    if config.activation is not None and config.activation not in ACTIVATIONS:
+        raise ConfigError(f"{config_file}: unknown activation '{config.activation}' (known: {', '.join(ACTIVATIONS)})")
     if not config.use_proj and config.input_dim != config.dim:
         raise ConfigError(f"{config_file}: without use_proj the prompt width ({config.input_dim}) must equal dim")
     names = config.names
@@ -137,6 +148,8 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
     }
     if config.use_proj:
         expected["text_proj.0.weight"] = (config.dim, config.input_dim)
+    if config.model_bias:
+        expected["model_bias"] = (config.num_models,)
     for key, shape in expected.items():
         if key not in tensors:
             raise ConfigError(f"{folder}: weights lack '{key}' (found: {', '.join(sorted(tensors)) or 'none'})")
@@ -146,6 +159,7 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
         P=tensors["P.weight"],
         text_proj=tensors.get("text_proj.0.weight") if config.use_proj else None,
         classifier=tensors["classifier.0.weight"],
+        bias=tensors.get("model_bias") if config.model_bias else None,
     )
     return config, weights
 
@@ -180,6 +194,8 @@ def save_checkpoint(folder: Path, config: MFConfig, weights: MFWeights, *, card:
     tensors = {"P.weight": weights.P, "classifier.0.weight": weights.classifier}
     if weights.text_proj is not None:
         tensors["text_proj.0.weight"] = weights.text_proj
+    if weights.bias is not None:
+        tensors["model_bias"] = weights.bias
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, str(folder / SAFETENSORS))
     data = msgspec.to_builtins(config)
     (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

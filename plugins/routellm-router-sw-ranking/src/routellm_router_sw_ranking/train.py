@@ -12,10 +12,24 @@ from routellm.errors import ConfigError
 
 
 def train_command(
-    battles: Annotated[
-        str, typer.Option("--battles", help="Battles in the arena schema: a local parquet/jsonl/csv file or a Hugging Face dataset id.")
-    ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write (config.json, safetensors, parquet, README.md).")],
+    battles: Annotated[
+        str | None,
+        typer.Option("--battles", help="Battles in the arena schema: a local parquet/jsonl/csv file or a Hugging Face dataset id."),
+    ] = None,
+    results: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--results",
+            help="Per-prompt results of several models instead of battles (a named source such as routerbench or "
+            "mmlu_pro, a file or a dataset id; SOURCE:WEIGHT; repeatable), turned into battles after decontamination.",
+        ),
+    ] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Local data folder for named sources and benchmarks.")] = None,
+    benchmark: Annotated[
+        list[str] | None,
+        typer.Option("--benchmark", help="With --results: decontaminate against these benchmarks (default: all installed)."),
+    ] = None,
     embedder: Annotated[str, typer.Option(help="Embedder plugin for the prompts.")] = "huggingface",
     embedder_model: Annotated[
         str | None, typer.Option(help="Shortcut for the embedder's `model` option (a hub id or local folder).")
@@ -36,6 +50,8 @@ def train_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing trained folder.")] = False,
 ) -> None:
     """Prepare the sw_ranking router: rate and tier the models, embed each distinct battle prompt once."""
+    import polars as pl
+
     from routellm.battles import load_battles
     from routellm.registry import get_registry
     from routellm_router_sw_ranking.ranking_data import (
@@ -58,17 +74,37 @@ def train_command(
             raise ConfigError("--embedder-config must be a JSON object of embedder options")
     if embedder_model:
         section["model"] = embedder_model
-    frame = load_battles(battles, split=split)
-    prompts = distinct_prompts(frame)
-    typer.echo(f"{frame.height} battles, {len(prompts)} distinct prompts from {battles}")
+    if (battles is None) == (not results):
+        raise ConfigError("give either --battles or --results (repeatable)")
     model = get_registry().create_embedder(embedder, section)
+    extra: dict = {}
+    if results:
+        from routellm_train.results import prepare_results, results_to_battles, sources_record
+
+        tables, report = prepare_results(
+            list(results), embed=lambda texts: model.embed(texts), data_dir=data_dir, benchmarks=benchmark, echo=typer.echo
+        )
+        # sw_ranking counts battles (no weights): a source of weight w contributes its battles round(w) times.
+        frame = results_to_battles(tables)
+        if frame["weight"].n_unique() > 1 or frame["weight"][0] != 1.0:
+            frame = frame.with_columns(pl.col("weight").round().cast(pl.Int64).clip(1)).select(
+                pl.all().repeat_by("weight").explode()
+            )
+        frame = frame.drop("weight")
+        source = "results: " + ", ".join(results)
+        extra = {"sources": sources_record(tables, report)}
+    else:
+        frame = load_battles(battles, split=split)
+        source = str(battles)
+    prompts = distinct_prompts(frame)
+    typer.echo(f"{frame.height} battles, {len(prompts)} distinct prompts from {source}")
     embeddings = embed_prompts(prompts, model, progress=True)
     data = RankingData.from_battles(
         frame,
         embeddings,
         num_tiers=num_tiers,
         embedder={"name": embedder, "config": section},
-        source=str(battles),
+        source=source,
     )
     data.strong_model = data.resolve_model(strong_model or ROUTELLM_STRONG, "strong")
     data.weak_model = data.resolve_model(weak_model or ROUTELLM_WEAK, "weak")
@@ -78,6 +114,11 @@ def train_command(
             "raise --num-tiers or pick models further apart"
         )
     data.save(out)
+    from routellm_train.results import write_training_prompts
+
+    write_training_prompts(out, prompts)
+    if extra:
+        (out / "training_sources.json").write_text(json.dumps(extra, indent=1) + "\n", encoding="utf-8")
     n_tiers = len(set(data.tiers.values()))
     typer.echo(
         f"wrote {out}: {len(data.ratings)} models in {n_tiers} tiers; strong {data.strong_model} "

@@ -1,0 +1,193 @@
+"""APGR of multi-model mf routers trained on results tables, on the full MMLU, GSM8K and MT Bench.
+
+Every source and benchmark prompt is embedded once (MiniLM-L6, on-disk cache under ``$ROUTELLM_CACHE_DIR``)
+and every configuration is trained on the cached vectors, so a configuration costs seconds. APGR uses
+the evaluator's own sweep (``routellm.evaluation.metrics``: 10 quantile bins, 11 points) and a
+bootstrap 95% interval (resampling prompts, the router's scores fixed). Reported beside random,
+length (longer prompt → strong) and the rank average of mf with length.
+
+    ROUTELLM_DATA_DIR=../shared/data ROUTELLM_CACHE_DIR=.cache/routellm nice -n 5 \\
+        .venv/bin/python benchmarks/mf_results_quality.py [--configs default,loso] [--seeds 3]
+
+Writes ``results/mf_results_quality.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from routellm.evaluation.metrics import compute_metrics, sweep
+from routellm.registry import get_registry
+from routellm_router_mf.checkpoint import MFConfig
+from routellm_router_mf.scoring import model_logits
+from routellm_router_mf.train_results import (
+    ResultsTrainOptions,
+    cached_embedder,
+    feature_matrix,
+    fit_results,
+    stack_results,
+)
+from routellm_train.decontaminate import decontaminate
+from routellm_train.sources import SOURCES
+
+BENCHMARKS = ("mmlu", "gsm8k", "mt_bench")
+STRONG = "gpt-4-1106-preview"
+# Weak model rows tried at routing time (the benchmarks' weak model is Mixtral-8x7B-Instruct).
+WEAK_CANDIDATES = ("mistralai/mixtral-8x7b-chat", "Mixtral-8x7B-Instruct-v0.1")
+SAME_MODEL = {"gpt4_1106_preview": "gpt-4-1106-preview"}
+
+
+def apgr(scores, strong_q, weak_q) -> float:
+    return compute_metrics(sweep(scores, strong_q, weak_q), float(np.mean(weak_q)), float(np.mean(strong_q))).apgr
+
+
+def apgr_interval(scores, strong_q, weak_q, *, draws: int = 300, seed: int = 0) -> tuple[float, float]:
+    rng = np.random.default_rng(seed)
+    n = len(scores)
+    values = []
+    for _ in range(draws):
+        idx = rng.integers(0, n, n)
+        s, w = strong_q[idx], weak_q[idx]
+        if np.isclose(s.mean(), w.mean()):
+            continue
+        values.append(apgr(scores[idx], s, w))
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="stable")
+    r = np.empty(len(x))
+    r[order] = np.arange(len(x))
+    return r / max(len(x) - 1, 1)
+
+
+def load_benchmarks():
+    registry = get_registry()
+    out = {}
+    for name in BENCHMARKS:
+        data = registry.create_benchmark(name).load()
+        out[name] = (
+            list(data.prompts),
+            np.asarray(data.quality[data.strong_model], dtype=np.float64),
+            np.asarray(data.quality[data.weak_model], dtype=np.float64),
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", default="main", help="comma list: main, loso, options, all")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=Path("results/mf_results_quality.json"))
+    parser.add_argument("--embed-only", action="store_true")
+    args = parser.parse_args()
+
+    t0 = time.time()
+    bench = load_benchmarks()
+    emb, cache, recorded = cached_embedder("huggingface", {"num_threads": 2})
+    embed = lambda texts: cache.embed(texts, echo=print, chunk=256)  # noqa: E731
+    bench_x = {}
+    tables = {name: SOURCES[name].load() for name in SOURCES}
+    # Small sets first (each chunk is saved as it is done), MMLU last.
+    for name, t in tables.items():
+        embed(t.prompts)
+    for name in ("mt_bench", "gsm8k", "mmlu"):
+        t = time.time()
+        bench_x[name] = embed(bench[name][0])
+        print(f"{name}: {len(bench[name][0])} prompts embedded/cached in {time.time() - t:.0f} s", flush=True)
+    cleaned, report = decontaminate(list(tables.values()), {k: v[0] for k, v in bench.items()}, embed=embed)
+    tables = {t.info.name: t for t in cleaned}
+    source_x = {name: embed(t.prompts) for name, t in tables.items()}
+    print(f"loading + embedding: {time.time() - t0:.0f} s", flush=True)
+    if args.embed_only:
+        return
+
+    baselines = {}
+    for name, (prompts, sq, wq) in bench.items():
+        length = np.array([len(p) for p in prompts], dtype=np.float64)
+        baselines[name] = {"length": apgr(length, sq, wq), "length_ci": apgr_interval(length, sq, wq)}
+        print(f"{name}: length APGR {baselines[name]['length']:.3f} {baselines[name]['length_ci']}", flush=True)
+
+    all_sources = ["routerbench", "gsm8k_train_7b", "routerarena", "mmlu_pro", "alpaca_eval_mixtral"]
+    configs: dict[str, tuple[list[str], dict, dict]] = {}
+    wanted = set(args.configs.split(","))
+    if wanted & {"main", "all"}:
+        configs["all5"] = (all_sources, {}, {})
+        configs["all5+len"] = (all_sources, {"features": ["log_chars"]}, {})
+        configs["rb+gsm+ra"] = (["routerbench", "gsm8k_train_7b", "routerarena"], {}, {})
+        configs["four_correctness"] = (all_sources[:4], {}, {})
+        configs["apache"] = (["routerarena", "mmlu_pro", "alpaca_eval_mixtral"], {}, {})
+        configs["routerbench"] = (["routerbench"], {}, {})
+    if wanted & {"options", "all"}:
+        configs["all5 pointwise"] = (all_sources, {"pairwise_weight": 0.0}, {})
+        configs["all5 pairwise"] = (all_sources, {"pointwise_weight": 0.0}, {})
+        configs["all5 dim32"] = (all_sources, {"dim": 32}, {})
+        configs["all5 dim128"] = (all_sources, {"dim": 128}, {})
+    if wanted & {"loso", "all"}:
+        for left in all_sources:
+            configs[f"all5 - {left}"] = ([s for s in all_sources if s != left], {}, {})
+    for spec in wanted - {"main", "options", "loso", "all"}:
+        # custom: "src1+src2[@opt=val...]"
+        head, _, opts = spec.partition("@")
+        extra = dict(o.split("=") for o in opts.split("/") if o)
+        parsed = {k: (json.loads(v) if v[:1] in "[{0123456789.-" else v) for k, v in extra.items()}
+        configs[spec] = (head.split("+"), parsed, {})
+
+    results = {"baselines": baselines, "decontamination": report.counts, "configs": {}}
+    for cname, (srcs, opt_over, _) in configs.items():
+        rows = []
+        for seed in range(args.seeds):
+            options = ResultsTrainOptions(seed=seed, same_model=SAME_MODEL, **opt_over)
+            data = stack_results([tables[s] for s in srcs], options.same_model)
+            e = np.concatenate([source_x[s] for s in srcs])
+            rng = np.random.default_rng(seed)
+            val = np.zeros(len(data.prompts), dtype=bool)
+            val[rng.permutation(len(val))[: round(0.1 * len(val))]] = True
+            feats, mean, std = feature_matrix(options.features, data.prompts, ~val)
+            t = time.time()
+            fitted = fit_results(np.concatenate([e, feats], axis=1), data, val, options)
+            seconds = time.time() - t
+            cfg = MFConfig(
+                dim=options.dim, num_models=len(data.names), text_dim=e.shape[1], model_names=data.names,
+                features=options.features, feature_mean=mean, feature_std=std,
+                activation="tanh", normalize_models=False, model_bias=True,
+            )
+            from routellm_router_mf.scoring import prompt_matrix
+
+            strong = data.names.index(STRONG) if STRONG in data.names else None
+            row = {"seed": seed, "train_seconds": seconds, **{k: v for k, v in fitted.metrics.items()}}
+            for weak_name in WEAK_CANDIDATES:
+                if strong is None or weak_name not in data.names:
+                    continue
+                weak = data.names.index(weak_name)
+                for bname, (prompts, sq, wq) in bench.items():
+                    x = prompt_matrix(cfg, bench_x[bname], prompts)
+                    out = model_logits(cfg, fitted.weights, x, [strong, weak])
+                    score = out[:, 0] - out[:, 1]
+                    length = np.array([len(p) for p in prompts], dtype=np.float64)
+                    row[f"{weak_name}|{bname}"] = apgr(score, sq, wq)
+                    row[f"{weak_name}|{bname}|+length"] = apgr(ranks(score) + ranks(length), sq, wq)
+                    if seed == 0:
+                        row[f"{weak_name}|{bname}|ci"] = apgr_interval(score, sq, wq)
+            rows.append(row)
+        results["configs"][cname] = rows
+        keys = [k for k in rows[0] if "|" in k and not k.endswith("|ci")]
+        summary = "  ".join(
+            f"{k.replace('mistralai/mixtral-8x7b-chat', 'rbmix').replace('Mixtral-8x7B-Instruct-v0.1', 'mix')}="
+            f"{np.mean([r[k] for r in rows]):.3f}[{min(r[k] for r in rows):.3f},{max(r[k] for r in rows):.3f}]"
+            for k in keys
+        )
+        print(f"{cname}: train {np.mean([r['train_seconds'] for r in rows]):.1f}s  {summary}", flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, default=float))
+    print(f"wrote {args.out}")
+    emb.close()
+
+
+if __name__ == "__main__":
+    main()
