@@ -169,3 +169,30 @@ def test_hub_folder_failure_says_what_to_do(monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
     with pytest.raises(ConfigError, match=r"cannot get 'someone/sw-ranking-data' from the Hugging Face Hub.*routellm train"):
         SWRankingRouter.from_config({"checkpoint_path": "someone/sw-ranking-data"})
+
+
+def test_train_on_results_writes_prompt_hashes_and_sources(tmp_path, minilm_path, shared_data):
+    """`--results`: every model pair on a prompt becomes a battle; the folder records prompt hashes and sources."""
+    import json
+
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from routellm.cli import build_app
+    from routellm.prompt_hashes import TRAINING_PROMPTS_FILE, prompt_hash
+
+    prompts = [f"{'prove the theorem' if i % 2 else 'say hello'} number {i}" for i in range(30)]
+    source = tmp_path / "results.csv"
+    pl.DataFrame({"prompt": prompts, "big": [1] * 30, "small": [i % 2 == 0 for i in range(30)], "tiny": [0] * 30}).write_csv(source)
+    out = tmp_path / "sw"
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", "sw_ranking", "--results", str(source), "--out", str(out), "--embedder-model", str(minilm_path),
+         "--strong-model", "big", "--weak-model", "tiny", "--num-tiers", "3", "--benchmark", "mt_bench",
+         "--data-dir", str(shared_data)],
+    )
+    assert result.exit_code == 0, result.output + str(result.exception)
+    hashes = json.loads((out / TRAINING_PROMPTS_FILE).read_text())["hashes"]
+    assert prompt_hash(prompts[3]) in hashes and len(hashes) == 30
+    sources = json.loads((out / "training_sources.json").read_text())["sources"]
+    assert sources[0]["name"] == "results.csv" and sources[0]["decontamination"]["kept"] == 30

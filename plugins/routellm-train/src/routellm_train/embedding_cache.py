@@ -50,6 +50,7 @@ class EmbeddingCache:
         missing = list(dict.fromkeys(k for k in keys if k not in self._index))
         if missing:
             by_key = {k: t for k, t in zip(keys, texts, strict=True)}
+            missing.sort(key=lambda k: len(by_key[k]))  # similar lengths per chunk: less padding
             for start in range(0, len(missing), chunk):
                 part = missing[start : start + chunk]
                 if echo:

@@ -244,3 +244,35 @@ def write_training_prompts(folder: str | Path, prompts: list[str] | tuple[str, .
     hashes = sorted({prompt_hash(p) for p in prompts})
     path.write_text(json.dumps({"normalisation": "routellm.prompt_hashes v1", "hashes": hashes}) + "\n", encoding="utf-8")
     return path
+
+
+def default_embed(echo: Any = print) -> Any:
+    """Prompts → vectors with the default local encoder (all-MiniLM-L6-v2) behind the on-disk embedding
+    cache (``<routellm cache>/embeddings``): the embedder the decontamination threshold was set for."""
+    from routellm.paths import cache_dir
+    from routellm.registry import get_registry
+    from routellm_train.embedding_cache import EmbeddingCache, embedder_key
+
+    model = get_registry().create_embedder("huggingface", {})
+    options = {k: v for k, v in _builtins(model.config).items() if k not in ("device", "batch_size", "num_threads", "cache_size")}
+    cache = EmbeddingCache(cache_dir("embeddings") / embedder_key("huggingface", options), lambda texts: model.embed(texts))
+    return lambda texts: cache.embed(texts, echo=echo)
+
+
+def _builtins(config: Any) -> dict[str, Any]:
+    import msgspec
+
+    return dict(msgspec.to_builtins(config))
+
+
+def results_battles(
+    specs: list[str],
+    *,
+    data_dir: str | Path | None = None,
+    benchmarks: list[str] | None = None,
+    echo: Any = print,
+) -> tuple[pl.DataFrame, list[Results], Any]:
+    """For battle trainers: load and decontaminate ``specs``, then turn them into battles
+    (:func:`results_to_battles`). Returns the battles, the kept tables and the decontamination report."""
+    tables, report = prepare_results(specs, embed=default_embed(echo), data_dir=data_dir, benchmarks=benchmarks, echo=echo)
+    return results_to_battles(tables), tables, report
