@@ -85,14 +85,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("results/mf_results_quality.json"))
     parser.add_argument("--embed-only", action="store_true")
+    parser.add_argument("--benchmarks", default="mt_bench,gsm8k,mmlu", help="benchmarks to embed and evaluate")
+    parser.add_argument("--extra-cache", help="another EmbeddingCache folder to take vectors from first")
+    parser.add_argument("--mmlu-subsample", type=int, default=0, help="evaluate MMLU on at most N prompts already in --extra-cache")
     parser.add_argument("--skip-mmlu-pro", action="store_true", help="leave the MMLU-Pro source out (its long prompts are slow to embed)")
     args = parser.parse_args()
 
     t0 = time.time()
     bench = load_benchmarks()
     emb, cache, recorded = cached_embedder("huggingface", {"num_threads": 2})
+    if args.extra_cache:
+        # Vectors embedded by another process (same embedder) are taken from its cache folder first.
+        from routellm_train.embedding_cache import EmbeddingCache
+
+        extra = EmbeddingCache(args.extra_cache, lambda texts: emb.embed(texts))
+        cache = EmbeddingCache(cache.folder, lambda texts: extra.embed(texts))
     embed = lambda texts: cache.embed(texts, echo=print, chunk=256)  # noqa: E731
-    bench_x = {}
+    evaluated = args.benchmarks.split(",")
     tables = {name: SOURCES[name].load() for name in SOURCES if not (args.skip_mmlu_pro and name == "mmlu_pro")}
     # Small sets first (each chunk is saved as it is done), MMLU last.
     for name in ("routerbench", "gsm8k_train_7b", "routerarena", "alpaca_eval_mixtral"):
@@ -101,13 +110,32 @@ def main() -> None:
     embed(bench["gsm8k"][0])
     if not args.skip_mmlu_pro:
         embed(tables["mmlu_pro"].prompts)
-    for name in ("mt_bench", "gsm8k", "mmlu"):
+    if args.mmlu_subsample and "mmlu" in evaluated:
+        # Only the MMLU prompts already embedded by the other process, which embeds them in a seeded random
+        # order: a uniform random subsample, reported as such.
+        prompts, sq, wq = bench["mmlu"]
+        order = np.random.default_rng(0).permutation(len(prompts))
+        have = [i for i in order if extra.has(prompts[i])]
+        keep = np.sort(np.array(have[: args.mmlu_subsample], dtype=int))
+        bench["mmlu"] = ([prompts[i] for i in keep], sq[keep], wq[keep])
+        print(f"mmlu: random subsample of {len(keep)} of {len(prompts)} prompts", flush=True)
+    bench_x = {}
+    for name in evaluated:
         t = time.time()
         bench_x[name] = embed(bench[name][0])
         print(f"{name}: {len(bench[name][0])} prompts embedded/cached in {time.time() - t:.0f} s", flush=True)
-    cleaned, report = decontaminate(list(tables.values()), {k: v[0] for k, v in bench.items()}, embed=embed)
+    # Normalised-prefix test against every benchmark; near-duplicates against the embedded ones.
+    cleaned, report = decontaminate(
+        list(tables.values()), {k: v[0] for k, v in bench.items()}, embed=None, threshold=None, echo=None
+    )
+    cleaned, near = decontaminate(cleaned, {k: bench[k][0] for k in evaluated}, embed=embed, echo=None)
+    for name, counts in report.counts.items():
+        counts["near_duplicate"] = near.counts[name]["near_duplicate"]
+        counts["kept"] = near.counts[name]["kept"]
+        print(f"decontamination {name}: {counts} (near-duplicates vs {', '.join(evaluated)})", flush=True)
     tables = {t.info.name: t for t in cleaned}
     source_x = {name: embed(t.prompts) for name, t in tables.items()}
+    bench = {k: bench[k] for k in evaluated}
     print(f"loading + embedding: {time.time() - t0:.0f} s", flush=True)
     if args.embed_only:
         return
@@ -118,15 +146,15 @@ def main() -> None:
         baselines[name] = {"length": apgr(length, sq, wq), "length_ci": apgr_interval(length, sq, wq)}
         print(f"{name}: length APGR {baselines[name]['length']:.3f} {baselines[name]['length_ci']}", flush=True)
 
-    all_sources = ["routerbench", "gsm8k_train_7b", "routerarena", "mmlu_pro", "alpaca_eval_mixtral"]
+    all_sources = [s for s in ("routerbench", "gsm8k_train_7b", "routerarena", "mmlu_pro", "alpaca_eval_mixtral") if s in tables]
     configs: dict[str, tuple[list[str], dict, dict]] = {}
     wanted = set(args.configs.split(","))
     if wanted & {"main", "all"}:
         configs["all5"] = (all_sources, {}, {})
         configs["all5+len"] = (all_sources, {"features": ["log_chars"]}, {})
         configs["rb+gsm+ra"] = (["routerbench", "gsm8k_train_7b", "routerarena"], {}, {})
-        configs["four_correctness"] = (all_sources[:4], {}, {})
-        configs["apache"] = (["routerarena", "mmlu_pro", "alpaca_eval_mixtral"], {}, {})
+        configs["no_alpaca"] = ([s for s in all_sources if s != "alpaca_eval_mixtral"], {}, {})
+        configs["apache"] = ([s for s in ("routerarena", "mmlu_pro", "alpaca_eval_mixtral") if s in tables], {}, {})
         configs["routerbench"] = (["routerbench"], {}, {})
     if wanted & {"options", "all"}:
         configs["all5 pointwise"] = (all_sources, {"pairwise_weight": 0.0}, {})
@@ -143,7 +171,7 @@ def main() -> None:
         parsed = {k: (json.loads(v) if v[:1] in "[{0123456789.-" else v) for k, v in extra.items()}
         configs[spec] = (head.split("+"), parsed, {})
 
-    results = {"baselines": baselines, "decontamination": report.counts, "configs": {}}
+    results = {"baselines": baselines, "decontamination": report.counts, "benchmarks": evaluated, "configs": {}}
     for cname, (srcs, opt_over, _) in configs.items():
         rows = []
         for seed in range(args.seeds):

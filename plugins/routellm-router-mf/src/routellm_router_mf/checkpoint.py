@@ -25,7 +25,10 @@ from routellm.errors import ConfigError
 from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 
 #: The folder of the checkpoint shipped in this package (``checkpoint_path: default``).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+PACKAGED_DIR = Path(__file__).resolve().parent / "checkpoints"
+DEFAULT_CHECKPOINT = PACKAGED_DIR / "default"
+#: Other checkpoints shipped in this package, by ``checkpoint_path`` name (a local folder of that name wins).
+PACKAGED = ("default", "apache", "routerbench")
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"
@@ -89,12 +92,15 @@ def state_dict_keys(use_proj: bool) -> list[str]:
 
 
 def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
-    """A local folder for ``path``: ``default`` (the packaged one), a folder, or a Hugging Face Hub repo id."""
+    """A local folder for ``path``: ``default`` (the packaged one) or another packaged name (``apache``,
+    ``routerbench``), a folder, or a Hugging Face Hub repo id."""
     if path == "default":
         return DEFAULT_CHECKPOINT
     local = Path(path).expanduser()
     if local.is_dir():
         return local
+    if path in PACKAGED and (PACKAGED_DIR / path / "config.json").is_file():
+        return PACKAGED_DIR / path
     if local.exists():
         raise ConfigError(f"mf checkpoint_path must be a folder (config.json + model.safetensors), got a file: {local}")
     if local.is_absolute() or path.startswith((".", "~")) or not re.fullmatch(r"[\w.-]+/[\w.-]+", path):

@@ -44,6 +44,9 @@ class EmbeddingCache:
     def __len__(self) -> int:
         return len(self._index)
 
+    def has(self, text: str) -> bool:
+        return _text_hash(text) in self._index
+
     def embed(self, texts: Sequence[str], *, chunk: int = 2048, echo: Callable[[str], None] | None = None) -> np.ndarray:
         """Vectors for ``texts`` (row per text), embedding and saving only the ones not cached yet."""
         keys = [_text_hash(t) for t in texts]
