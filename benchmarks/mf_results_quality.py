@@ -86,41 +86,52 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("results/mf_results_quality.json"))
     parser.add_argument("--embed-only", action="store_true")
     parser.add_argument("--benchmarks", default="mt_bench,gsm8k,mmlu", help="benchmarks to embed and evaluate")
-    parser.add_argument("--extra-cache", help="another EmbeddingCache folder to take vectors from first")
+    parser.add_argument("--extra-cache", action="append", help="other EmbeddingCache folders to take vectors from first")
+    parser.add_argument("--mmlu-pro-subsample", type=int, default=0, help="use only the MMLU-Pro items already in --extra-cache")
     parser.add_argument("--mmlu-subsample", type=int, default=0, help="evaluate MMLU on at most N prompts already in --extra-cache")
+    parser.add_argument("--sw-ranking", default="", help="';'-separated source sets (a+b) to evaluate sw_ranking on")
+    parser.add_argument("--checkpoint", action="append", help="also score a trained mf folder, DIR or DIR|STRONG,WEAK (default pair: gpt-4-1106-preview vs RouterBench's Mixtral)")
     parser.add_argument("--skip-mmlu-pro", action="store_true", help="leave the MMLU-Pro source out (its long prompts are slow to embed)")
     args = parser.parse_args()
 
     t0 = time.time()
     bench = load_benchmarks()
     emb, cache, recorded = cached_embedder("huggingface", {"num_threads": 2})
-    if args.extra_cache:
-        # Vectors embedded by another process (same embedder) are taken from its cache folder first.
+    extras = []
+    for folder in args.extra_cache or []:
+        # Vectors embedded by other processes (same embedder) are taken from their cache folders first.
         from routellm_train.embedding_cache import EmbeddingCache
 
-        extra = EmbeddingCache(args.extra_cache, lambda texts: emb.embed(texts))
-        cache = EmbeddingCache(cache.folder, lambda texts: extra.embed(texts))
+        extras.append(EmbeddingCache(folder, lambda texts: emb.embed(texts)))
+
+    def from_extras(texts):
+        out = []
+        for text in texts:
+            hit = next((e for e in extras if e.has(text)), None)
+            out.append(hit.embed([text])[0] if hit is not None else emb.embed([text])[0])
+        return np.array(out)
+
+    if extras:
+        cache = EmbeddingCache(cache.folder, from_extras)
     embed = lambda texts: cache.embed(texts, echo=print, chunk=256)  # noqa: E731
     evaluated = args.benchmarks.split(",")
     tables = {name: SOURCES[name].load() for name in SOURCES if not (args.skip_mmlu_pro and name == "mmlu_pro")}
+    if args.mmlu_pro_subsample and "mmlu_pro" in tables:
+        t = tables["mmlu_pro"]
+        have = np.array([any(e.has(p) for e in extras) for p in t.prompts])
+        keep = np.flatnonzero(have)[: args.mmlu_pro_subsample]
+        tables["mmlu_pro"] = t.subset(keep)
+        print(f"mmlu_pro: random subset of {len(keep)} of {len(t)} items (embedding budget)", flush=True)
     # Small sets first (each chunk is saved as it is done), MMLU last.
     for name in ("routerbench", "gsm8k_train_7b", "routerarena", "alpaca_eval_mixtral"):
         embed(tables[name].prompts)
-    embed(bench["mt_bench"][0])
-    embed(bench["gsm8k"][0])
+    for name in ("mt_bench", "gsm8k"):
+        if name in evaluated:
+            embed(bench[name][0])
     if not args.skip_mmlu_pro:
         embed(tables["mmlu_pro"].prompts)
-    if args.mmlu_subsample and "mmlu" in evaluated:
-        # Only the MMLU prompts already embedded by the other process, which embeds them in a seeded random
-        # order: a uniform random subsample, reported as such.
-        prompts, sq, wq = bench["mmlu"]
-        order = np.random.default_rng(0).permutation(len(prompts))
-        have = [i for i in order if extra.has(prompts[i])]
-        keep = np.sort(np.array(have[: args.mmlu_subsample], dtype=int))
-        bench["mmlu"] = ([prompts[i] for i in keep], sq[keep], wq[keep])
-        print(f"mmlu: random subsample of {len(keep)} of {len(prompts)} prompts", flush=True)
     bench_x = {}
-    for name in evaluated:
+    for name in [e for e in evaluated if not (args.mmlu_subsample and e == "mmlu")]:
         t = time.time()
         bench_x[name] = embed(bench[name][0])
         print(f"{name}: {len(bench[name][0])} prompts embedded/cached in {time.time() - t:.0f} s", flush=True)
@@ -128,13 +139,26 @@ def main() -> None:
     cleaned, report = decontaminate(
         list(tables.values()), {k: v[0] for k, v in bench.items()}, embed=None, threshold=None, echo=None
     )
-    cleaned, near = decontaminate(cleaned, {k: bench[k][0] for k in evaluated}, embed=embed, echo=None)
+    near_ref = {k: bench[k][0] for k in evaluated if k in bench_x}
+    if args.mmlu_subsample and "mmlu" in evaluated:  # near-duplicates vs the embedded part of MMLU
+        near_ref["mmlu"] = [p for p in bench["mmlu"][0] if any(e.has(p) for e in extras)]
+    cleaned, near = decontaminate(cleaned, near_ref, embed=embed, echo=None)
     for name, counts in report.counts.items():
         counts["near_duplicate"] = near.counts[name]["near_duplicate"]
         counts["kept"] = near.counts[name]["kept"]
         print(f"decontamination {name}: {counts} (near-duplicates vs {', '.join(evaluated)})", flush=True)
     tables = {t.info.name: t for t in cleaned}
     source_x = {name: embed(t.prompts) for name, t in tables.items()}
+    if args.mmlu_subsample and "mmlu" in evaluated:
+        # Only the MMLU prompts already embedded by the other process, which embeds them in a seeded random
+        # order: a uniform random subsample, reported as such.
+        prompts, sq, wq = bench["mmlu"]
+        order = np.random.default_rng(0).permutation(len(prompts))
+        have = [i for i in order if any(e.has(prompts[i]) for e in extras)]
+        keep = np.sort(np.array(have[: args.mmlu_subsample], dtype=int))
+        bench["mmlu"] = ([prompts[i] for i in keep], sq[keep], wq[keep])
+        print(f"mmlu: random subsample of {len(keep)} of {len(prompts)} prompts", flush=True)
+    bench_x = {name: embed(bench[name][0]) for name in evaluated}
     bench = {k: bench[k] for k in evaluated}
     print(f"loading + embedding: {time.time() - t0:.0f} s", flush=True)
     if args.embed_only:
@@ -146,9 +170,33 @@ def main() -> None:
         baselines[name] = {"length": apgr(length, sq, wq), "length_ci": apgr_interval(length, sq, wq)}
         print(f"{name}: length APGR {baselines[name]['length']:.3f} {baselines[name]['length_ci']}", flush=True)
 
+    results = {"baselines": baselines, "decontamination": report.counts, "benchmarks": evaluated, "configs": {}}
+    for folder in args.checkpoint or []:
+        # A trained folder (e.g. the shipped default), scored exactly as the router scores it.
+        from routellm_router_mf.checkpoint import find_model, load_checkpoint
+        from routellm_router_mf.scoring import prompt_matrix
+
+        folder, _, pair_spec = folder.partition("|")
+        cfg, weights = load_checkpoint(Path(folder))
+        pair = pair_spec.split(",") if pair_spec else [STRONG, WEAK_CANDIDATES[0]]
+        rows = [find_model(cfg.names, m, where=folder, aliases=cfg.aliases) for m in pair]
+        row = {"pair": [cfg.names[r] for r in rows]}
+        for bname, (prompts, sq, wq) in bench.items():
+            out = model_logits(cfg, weights, prompt_matrix(cfg, bench_x[bname], prompts), rows)
+            score = out[:, 0] - out[:, 1]
+            length = np.array([len(p) for p in prompts], dtype=np.float64)
+            row[bname] = apgr(score, sq, wq)
+            row[f"{bname}|ci"] = apgr_interval(score, sq, wq, draws=1000)
+            row[f"{bname}|+length"] = apgr(ranks(score) + ranks(length), sq, wq)
+            row[f"{bname}|+length|ci"] = apgr_interval(ranks(score) + ranks(length), sq, wq, draws=1000)
+        results.setdefault("checkpoints", {})[folder] = row
+        print(f"checkpoint {folder}: {row}", flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1, default=float))
+
     all_sources = [s for s in ("routerbench", "gsm8k_train_7b", "routerarena", "mmlu_pro", "alpaca_eval_mixtral") if s in tables]
     configs: dict[str, tuple[list[str], dict, dict]] = {}
-    wanted = set(args.configs.split(","))
+    wanted = {c for c in args.configs.split(",") if c}
     if wanted & {"main", "all"}:
         configs["all5"] = (all_sources, {}, {})
         configs["all5+len"] = (all_sources, {"features": ["log_chars"]}, {})
@@ -171,7 +219,6 @@ def main() -> None:
         parsed = {k: (json.loads(v) if v[:1] in "[{0123456789.-" else v) for k, v in extra.items()}
         configs[spec] = (head.split("+"), parsed, {})
 
-    results = {"baselines": baselines, "decontamination": report.counts, "benchmarks": evaluated, "configs": {}}
     for cname, (srcs, opt_over, _) in configs.items():
         rows = []
         for seed in range(args.seeds):
@@ -218,6 +265,37 @@ def main() -> None:
         print(f"{cname}: train {np.mean([r['train_seconds'] for r in rows]):.1f}s  {summary}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=float))
+    if args.sw_ranking:
+        # sw_ranking on the same decontaminated data: results -> battles, one embedding per distinct prompt.
+        from routellm_router_sw_ranking.ranking_data import RankingData, distinct_prompts
+        from routellm_router_sw_ranking.router import SWRankingRouter
+        from routellm_train.results import results_to_battles
+
+        for sname in args.sw_ranking.split(";"):
+            srcs = sname.split("+")
+            t = time.time()
+            frame = results_to_battles([tables[x] for x in srcs]).drop("weight")
+            frame = frame.with_columns(
+                frame["model_a"].replace(SAME_MODEL), frame["model_b"].replace(SAME_MODEL)
+            )
+            prompts = distinct_prompts(frame)
+            data = RankingData.from_battles(frame, embed(prompts), num_tiers=10, source=sname)
+            row = {"train_seconds": time.time() - t}
+            for weak_name in WEAK_CANDIDATES:
+                if weak_name not in data.tiers:
+                    continue
+                try:
+                    router = SWRankingRouter(SWRankingRouter.Config(strong_model=STRONG, weak_model=weak_name), data=data)
+                except Exception as exc:  # same tier
+                    row[f"{weak_name}|error"] = str(exc)
+                    continue
+                for bname, (_bp, sq, wq) in bench.items():
+                    wr = router.win_rates_from_embeddings(bench_x[bname])
+                    row[f"{weak_name}|{bname}"] = apgr(wr, sq, wq)
+                    row[f"{weak_name}|{bname}|ci"] = apgr_interval(wr, sq, wq)
+            results.setdefault("sw_ranking", {})[sname] = row
+            print(f"sw_ranking {sname}: {row}", flush=True)
+            args.out.write_text(json.dumps(results, indent=1, default=float))
     print(f"wrote {args.out}")
     emb.close()
 

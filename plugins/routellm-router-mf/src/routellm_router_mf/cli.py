@@ -105,6 +105,7 @@ def register(train: typer.Typer) -> None:
                 pairwise_weight=pairwise_weight, pointwise_weight=pointwise_weight,
                 near_duplicate=near_duplicate or None,
                 same_model={k: str(v) for k, v in parse_options(same_model or [], flag="--same-model").items()},
+                aliases={k: str(v) for k, v in parse_options(alias or [], flag="--alias").items()},
             )
             train_mf_results(
                 results, out, embedder=embedder, embedder_options=parse_options(embedder_option or []),

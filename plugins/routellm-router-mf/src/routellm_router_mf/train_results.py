@@ -45,11 +45,13 @@ class ResultsTrainOptions(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
     #: Weight of the pointwise loss (0: pairwise only).
     pointwise_weight: float = 1.0
     val_fraction: float = 0.1
-    patience: int = 20
+    patience: int = 10
     seed: int = 42
     features: list[str] = msgspec.field(default_factory=list)
     #: ``{name: same-model name}``: results under ``name`` count as that model's (only for true synonyms).
     same_model: dict[str, str] = msgspec.field(default_factory=dict)
+    #: ``{alias: row name}``: other names users may type for a row (lookup only; the data are not merged).
+    aliases: dict[str, str] = msgspec.field(default_factory=dict)
     #: Decontamination: normalised prefix length and embedding cosine threshold (``None``: prefix only).
     prefix_chars: int = 80
     near_duplicate: float | None = 0.95
@@ -169,7 +171,8 @@ def fit_results(
     history: list[dict[str, float]] = []
     stale = 0
     threads = torch.get_num_threads()
-    torch.set_num_threads(min(threads, 2))
+    # The tensors are small: one thread avoids OpenMP synchronisation (much faster on a busy CPU).
+    torch.set_num_threads(1)
     try:
         for epoch in range(1, options.epochs + 1):
             order = train_rows[torch.randperm(len(train_rows), generator=gen)]
@@ -338,6 +341,10 @@ def train_mf_results(
     fitted.metrics["seconds_embedding_and_loading"] = round(embed_seconds, 1)
     config = _config_for(options, data.names, int(e.shape[1]), options.features, mean, std)
     config.embedder = {k: v for k, v in recorded.items()}
+    missing = [row for row in options.aliases.values() if row not in data.names]
+    if missing:
+        raise ConfigError(f"alias target '{missing[0]}' is not a model of the results (models: {', '.join(data.names)})")
+    config.aliases = dict(options.aliases)
     config.training = {
         "kind": "results",
         "sources": sources_record(tables, report),
