@@ -275,23 +275,16 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
-#: Embedder options that do not change the vectors (left out of the embedding cache key).
-_RUNTIME_OPTIONS = ("device", "batch_size", "num_threads", "cache_size")
-
-
 def cached_embedder(embedder: str, options: dict[str, Any] | None, cache_folder: str | Path | None = None):
     """The embedder, an on-disk :class:`~routellm_train.embedding_cache.EmbeddingCache` in front of it
     (``<cache>/embeddings/<key>`` unless ``cache_folder``) and the embedder section to record."""
-    from routellm.paths import cache_dir
     from routellm.registry import get_registry
-    from routellm_train.embedding_cache import EmbeddingCache, embedder_key
+    from routellm_train.embedding_cache import cache_for
 
     emb = get_registry().create_embedder(embedder, options or {})
     recorded = {"name": embedder, **msgspec.to_builtins(emb.config)}
     recorded.pop("cache_size", None)
-    folder = Path(cache_folder) if cache_folder else cache_dir("embeddings")
-    key = embedder_key(embedder, {k: v for k, v in recorded.items() if k not in (*_RUNTIME_OPTIONS, "name")})
-    return emb, EmbeddingCache(folder / key, lambda texts: emb.embed(texts)), recorded
+    return emb, cache_for(embedder, emb, cache_folder), recorded
 
 
 def train_mf_results(

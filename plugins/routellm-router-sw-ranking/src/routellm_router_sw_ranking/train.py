@@ -30,6 +30,13 @@ def train_command(
         list[str] | None,
         typer.Option("--benchmark", help="With --results: decontaminate against these benchmarks (default: all installed)."),
     ] = None,
+    same_model: Annotated[
+        list[str] | None,
+        typer.Option("--same-model", help="With --results: NAME=MODEL, results under NAME are MODEL's (true synonyms only)."),
+    ] = None,
+    near_duplicate: Annotated[
+        float, typer.Option(help="With --results: also drop prompts this close (cosine) to a benchmark prompt; 0: prefix test only.")
+    ] = 0.95,
     embedder: Annotated[str, typer.Option(help="Embedder plugin for the prompts.")] = "huggingface",
     embedder_model: Annotated[
         str | None, typer.Option(help="Shortcut for the embedder's `model` option (a hub id or local folder).")
@@ -79,13 +86,19 @@ def train_command(
     model = get_registry().create_embedder(embedder, section)
     extra: dict = {}
     if results:
+        from routellm_train.embedding_cache import cache_for
         from routellm_train.results import prepare_results, results_to_battles, sources_record
 
+        cache = cache_for(embedder, model)  # shared with the other trainers: each prompt is embedded once
         tables, report = prepare_results(
-            list(results), embed=lambda texts: model.embed(texts), data_dir=data_dir, benchmarks=benchmark, echo=typer.echo
+            list(results), embed=lambda texts: cache.embed(texts), data_dir=data_dir, benchmarks=benchmark,
+            threshold=near_duplicate or None, echo=typer.echo,
         )
         # sw_ranking counts battles (no weights): a source of weight w contributes its battles round(w) times.
         frame = results_to_battles(tables)
+        if same_model:
+            synonyms = dict(pair.split("=", 1) for pair in same_model)
+            frame = frame.with_columns(pl.col("model_a").replace(synonyms), pl.col("model_b").replace(synonyms))
         if frame["weight"].n_unique() > 1 or frame["weight"][0] != 1.0:
             frame = frame.with_columns(pl.col("weight").round().cast(pl.Int64).clip(1)).select(
                 pl.all().repeat_by("weight").explode()
@@ -98,7 +111,7 @@ def train_command(
         source = str(battles)
     prompts = distinct_prompts(frame)
     typer.echo(f"{frame.height} battles, {len(prompts)} distinct prompts from {source}")
-    embeddings = embed_prompts(prompts, model, progress=True)
+    embeddings = cache.embed(prompts) if results else embed_prompts(prompts, model, progress=True)
     data = RankingData.from_battles(
         frame,
         embeddings,

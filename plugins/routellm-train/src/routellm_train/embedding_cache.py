@@ -76,3 +76,19 @@ class EmbeddingCache:
         np.save(tmp, self._vectors)
         tmp.replace(self.folder / "vectors.npy")
         (self.folder / "hashes.json").write_text(json.dumps(hashes))
+
+
+#: Embedder options that do not change the vectors (left out of the cache key).
+RUNTIME_OPTIONS = ("device", "batch_size", "num_threads", "cache_size")
+
+
+def cache_for(name: str, embedder: Any, folder: str | Path | None = None) -> EmbeddingCache:
+    """The on-disk cache for ``embedder`` (registered as ``name``): ``<folder or routellm cache>/embeddings/<key>``,
+    keyed by the options that change its vectors, so every trainer shares it."""
+    import msgspec
+
+    from routellm.paths import cache_dir
+
+    options = {k: v for k, v in msgspec.to_builtins(embedder.config).items() if k not in RUNTIME_OPTIONS}
+    root = Path(folder) if folder else cache_dir("embeddings")
+    return EmbeddingCache(root / embedder_key(name, options), lambda texts: embedder.embed(texts))

@@ -249,13 +249,10 @@ def write_training_prompts(folder: str | Path, prompts: list[str] | tuple[str, .
 def default_embed(echo: Any = print) -> Any:
     """Prompts → vectors with the default local encoder (all-MiniLM-L6-v2) behind the on-disk embedding
     cache (``<routellm cache>/embeddings``): the embedder the decontamination threshold was set for."""
-    from routellm.paths import cache_dir
     from routellm.registry import get_registry
-    from routellm_train.embedding_cache import EmbeddingCache, embedder_key
+    from routellm_train.embedding_cache import cache_for
 
-    model = get_registry().create_embedder("huggingface", {})
-    options = {k: v for k, v in _builtins(model.config).items() if k not in ("device", "batch_size", "num_threads", "cache_size")}
-    cache = EmbeddingCache(cache_dir("embeddings") / embedder_key("huggingface", options), lambda texts: model.embed(texts))
+    cache = cache_for("huggingface", get_registry().create_embedder("huggingface", {}))
     return lambda texts: cache.embed(texts, echo=echo)
 
 
