@@ -24,16 +24,24 @@ class TestDefaultCheckpoint(RouterContract):
 
 
 def test_default_checkpoint_records_how_it_was_trained():
+    """The shipped default: trained on per-prompt results, weights only, every source listed with its licence."""
     config, weights = load_checkpoint(DEFAULT_CHECKPOINT)
     assert config.embedder["name"] == "huggingface"
     assert config.embedder["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert config.text_dim == 384 and weights.P.shape == (config.num_models, config.dim)
     training = config.training
-    assert training["battles"].endswith("alpaca_eval_gpt4_turbo.parquet")
-    assert training["command"].startswith("routellm train mf")
-    assert training["metrics"]["val_pairwise_accuracy"] > training["metrics"]["val_model_only_accuracy"]
+    assert training["kind"] == "results" and training["command"].startswith("routellm train mf --results")
+    licences = {s["name"]: s["licence"] for s in training["sources"]}
+    assert licences["routerbench"] == "none stated" and licences["routerarena"] == "Apache-2.0"
+    assert {"gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"} <= set(config.names)
     card = (DEFAULT_CHECKPOINT / "README.md").read_text()
-    assert "validation" in card.lower() and f"{training['metrics']['val_pairwise_accuracy']:.4f}" in card
+    assert "none stated" in card and "shuhao02/RouterDC" in card
+    hashes = json.loads((DEFAULT_CHECKPOINT / "training_prompts.json").read_text())
+    assert hashes["normalisation"] == "routellm.prompt_hashes v1" and len(hashes["hashes"]) > 1000
+    # Weights only: no training prompt, response or label in the folder.
+    assert sorted(p.name for p in DEFAULT_CHECKPOINT.iterdir()) == [
+        "README.md", "config.json", "model.safetensors", "training_prompts.json"
+    ]
 
 
 @pytest.fixture
@@ -57,8 +65,8 @@ def test_local_config_routes_offline(keep_torch_threads, tmp_path):
     assert tuned_router.embedder.config.model == router.embedder.config.model
     assert router.embedder.config.model == "sentence-transformers/all-MiniLM-L6-v2"
     names = router.checkpoint.names
-    assert names[router.strong_index] == "gpt4_1106_preview"
-    assert names[router.weak_index] == "Mixtral-8x7B-Instruct-v0.1_concise"
+    assert names[router.strong_index] == "gpt-4-1106-preview"
+    assert names[router.weak_index] == "mistralai/mixtral-8x7b-chat"
     result = CliRunner().invoke(
         build_app(),
         ["route", "Prove that there are infinitely many primes.", "--router", "mf", "--threshold", "0.5",

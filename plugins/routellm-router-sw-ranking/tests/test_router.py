@@ -180,3 +180,30 @@ def test_model_scores_are_tier_ratings_consistent_with_the_win_rate(router, batt
     np.testing.assert_allclose(1 / (1 + np.exp(-gap)), router.batch_calculate_win_rate(prompts), rtol=1e-9)
     with pytest.raises(ConfigError, match="not in the battles"):
         router.batch_model_scores(prompts[:1], ["no-such-model", strong])
+
+
+def test_train_on_results_writes_prompt_hashes_and_sources(tmp_path, minilm_path, shared_data):
+    """`--results`: every model pair on a prompt becomes a battle; the folder records prompt hashes and sources."""
+    import json
+
+    import polars as pl
+    from typer.testing import CliRunner
+
+    from routellm.cli import build_app
+    from routellm.prompt_hashes import TRAINING_PROMPTS_FILE, prompt_hash
+
+    prompts = [f"{'prove the theorem' if i % 2 else 'say hello'} number {i}" for i in range(30)]
+    source = tmp_path / "results.csv"
+    pl.DataFrame({"prompt": prompts, "big": [1] * 30, "small": [i % 2 == 0 for i in range(30)], "tiny": [0] * 30}).write_csv(source)
+    out = tmp_path / "sw"
+    result = CliRunner().invoke(
+        build_app(),
+        ["train", "sw_ranking", "--results", str(source), "--out", str(out), "--embedder-model", str(minilm_path),
+         "--strong-model", "big", "--weak-model", "tiny", "--num-tiers", "3", "--benchmark", "mt_bench",
+         "--data-dir", str(shared_data)],
+    )
+    assert result.exit_code == 0, result.output + str(result.exception)
+    hashes = json.loads((out / TRAINING_PROMPTS_FILE).read_text())["hashes"]
+    assert prompt_hash(prompts[3]) in hashes and len(hashes) == 30
+    sources = json.loads((out / "training_sources.json").read_text())["sources"]
+    assert sources[0]["name"] == "results.csv" and sources[0]["decontamination"]["kept"] == 30

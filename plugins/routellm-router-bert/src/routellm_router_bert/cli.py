@@ -9,7 +9,6 @@ import typer
 
 from routellm_train.finetune import (
     BatchSizeOption,
-    BattlesOption,
     DeviceOption,
     EpochsOption,
     EvalEveryOption,
@@ -22,9 +21,20 @@ from routellm_train.finetune import (
 
 
 def train_bert_command(
-    battles: BattlesOption,
     base: Annotated[str, typer.Option("--base", help="Encoder to fine-tune: hub id or local folder, e.g. bert-base-uncased.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the checkpoint (config.json, model.safetensors, README.md).")],
+    battles: Annotated[
+        str | None, typer.Option("--battles", help="Battles in the arena schema: parquet/jsonl/csv file or dataset id.")
+    ] = None,
+    results: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--results",
+            help="Per-prompt results of several models instead of battles (named source, file or dataset id; "
+            "SOURCE:WEIGHT; repeatable); decontaminated, then every model pair on a prompt is a battle.",
+        ),
+    ] = None,
+    data_dir: Annotated[str | None, typer.Option(help="Local data folder for named sources and benchmarks.")] = None,
     strong_model: StrongModelOption = None,
     weak_model: WeakModelOption = None,
     epochs: EpochsOption = 8,
@@ -43,7 +53,19 @@ def train_bert_command(
     progress: ProgressOption = True,
 ) -> None:
     """Fine-tune an encoder on battles into a bert router (labels: strong wins / tie / weak wins)."""
+    from routellm.errors import ConfigError
     from routellm_router_bert.train import BertTrainOptions, train_bert
+
+    if (battles is None) == (not results):
+        raise ConfigError("give either --battles or --results (repeatable)")
+    source = battles
+    tables = report = None
+    if results:
+        from routellm_train.results import results_battles
+
+        source, tables, report = results_battles(list(results), data_dir=data_dir, echo=typer.echo)
+        if strong_model is None:
+            raise ConfigError("with --results, name the strong model (--strong-model), e.g. gpt-4-1106-preview")
 
     options = BertTrainOptions(
         strong_model=strong_model,
@@ -63,7 +85,15 @@ def train_bert_command(
             progress=progress,
         ),
     )
-    report = train_bert(battles, base, out, options)
+    trained = train_bert(source, base, out, options)
+    if tables is not None:
+        import json
+
+        from routellm_train.results import sources_record, write_training_prompts
+
+        write_training_prompts(out, [p for t in tables for p in t.prompts])
+        (Path(out) / "training_sources.json").write_text(json.dumps({"results": list(results), "sources": sources_record(tables, report)}, indent=1) + "\n")
+    report = trained
     best = report.fit.best
     shown = " ".join(f"{k}={v:.4f}" for k, v in best.metrics.items())
     typer.echo(

@@ -25,7 +25,10 @@ from routellm.errors import ConfigError
 from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 
 #: The folder of the checkpoint shipped in this package (``checkpoint_path: default``).
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default"
+PACKAGED_DIR = Path(__file__).resolve().parent / "checkpoints"
+DEFAULT_CHECKPOINT = PACKAGED_DIR / "default"
+#: Other checkpoints shipped in this package, by ``checkpoint_path`` name (a local folder of that name wins).
+PACKAGED = ("default", "apache", "routerbench")
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"
@@ -33,6 +36,8 @@ FORMAT = "routellm-mf/1"
 HUB_FILES = ("config.json", "*.safetensors", "*.bin", "*.md")
 #: Extra prompt features a checkpoint may declare (appended, standardised, to the embedding).
 FEATURES = ("log_chars",)
+#: Activations a checkpoint may apply to the projected prompt vector.
+ACTIVATIONS = ("tanh",)
 
 
 class MFConfig(msgspec.Struct, omit_defaults=True):
@@ -56,6 +61,12 @@ class MFConfig(msgspec.Struct, omit_defaults=True):
     feature_std: list[float] = msgspec.field(default_factory=list)
     #: How the checkpoint was trained (data, split, hyperparameters, metrics).
     training: dict[str, Any] | None = None
+    #: ``None`` (RouteLLM: linear projection) or ``"tanh"`` applied to ``W x`` (multi-model checkpoints).
+    activation: str | None = None
+    #: RouteLLM L2-normalises the rows of ``P``; multi-model checkpoints score with raw rows.
+    normalize_models: bool = True
+    #: Whether the weights hold ``model_bias`` (one quality offset per model row).
+    model_bias: bool = False
 
     @property
     def names(self) -> list[str]:
@@ -74,6 +85,7 @@ class MFWeights:
     P: np.ndarray  # (num_models, dim)
     text_proj: np.ndarray | None  # (dim, input_dim), None when use_proj is false
     classifier: np.ndarray  # (num_classes, dim)
+    bias: np.ndarray | None = None  # (num_models,), only with config.model_bias
 
 
 def state_dict_keys(use_proj: bool) -> list[str]:
@@ -82,9 +94,12 @@ def state_dict_keys(use_proj: bool) -> list[str]:
 
 
 def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
-    """A local folder for ``path``: ``default`` (the packaged one), a folder, or a Hugging Face Hub repo id."""
+    """A local folder for ``path``: ``default`` (the packaged one) or another packaged name (``apache``,
+    ``routerbench``), a folder, or a Hugging Face Hub repo id."""
     if path == "default":
         return DEFAULT_CHECKPOINT
+    if path in PACKAGED and not Path(path).expanduser().is_dir() and (PACKAGED_DIR / path / "config.json").is_file():
+        return PACKAGED_DIR / path
     from routellm.checkpoints import resolve_checkpoint as resolve
 
     return resolve(path, owner="router 'mf'", revision=revision, allow_patterns=HUB_FILES)
@@ -106,6 +121,8 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
         raise ConfigError(f"{config_file}: unknown prompt feature '{unknown[0]}' (known: {', '.join(FEATURES)})")
     if not (len(config.feature_mean) == len(config.feature_std) == len(config.features)):
         raise ConfigError(f"{config_file}: feature_mean and feature_std need one value per feature")
+    if config.activation is not None and config.activation not in ACTIVATIONS:
+        raise ConfigError(f"{config_file}: unknown activation '{config.activation}' (known: {', '.join(ACTIVATIONS)})")
     if not config.use_proj and config.input_dim != config.dim:
         raise ConfigError(f"{config_file}: without use_proj the prompt width ({config.input_dim}) must equal dim")
     names = config.names
@@ -124,6 +141,8 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
     }
     if config.use_proj:
         expected["text_proj.0.weight"] = (config.dim, config.input_dim)
+    if config.model_bias:
+        expected["model_bias"] = (config.num_models,)
     for key, shape in expected.items():
         if key not in tensors:
             raise ConfigError(f"{folder}: weights lack '{key}' (found: {', '.join(sorted(tensors)) or 'none'})")
@@ -133,6 +152,7 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
         P=tensors["P.weight"],
         text_proj=tensors.get("text_proj.0.weight") if config.use_proj else None,
         classifier=tensors["classifier.0.weight"],
+        bias=tensors.get("model_bias") if config.model_bias else None,
     )
     return config, weights
 
@@ -167,6 +187,8 @@ def save_checkpoint(folder: Path, config: MFConfig, weights: MFWeights, *, card:
     tensors = {"P.weight": weights.P, "classifier.0.weight": weights.classifier}
     if weights.text_proj is not None:
         tensors["text_proj.0.weight"] = weights.text_proj
+    if weights.bias is not None:
+        tensors["model_bias"] = weights.bias
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, str(folder / SAFETENSORS))
     data = msgspec.to_builtins(config)
     (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -14,7 +14,7 @@ from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 from routellm.router import Router
 from routellm_router_mf.checkpoint import MFConfig, find_model, load_checkpoint, resolve_checkpoint
-from routellm_router_mf.scoring import model_directions, pair_direction, prompt_matrix, sigmoid
+from routellm_router_mf.scoring import model_logits, pair_direction, prompt_matrix, sigmoid
 
 #: The embedder RouteLLM's published checkpoints were trained with.
 ROUTELLM_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-3-small"}
@@ -53,8 +53,22 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
         self.weak_index = find_model(names, cfg.weak_model, where=where, aliases=aliases)
         if self.strong_index == self.weak_index:
             raise ConfigError(f"{where}: strong_model and weak_model are the same model ({names[self.strong_index]})")
-        self.direction = pair_direction(weights, self.strong_index, self.weak_index)
+        self.weights = weights
+        # A linear checkpoint (RouteLLM's layout) scores a fixed pair with one direction vector.
+        self.direction = (
+            pair_direction(weights, self.strong_index, self.weak_index) if self.is_linear else None
+        )
         self._embedder = embedder
+
+    @property
+    def is_linear(self) -> bool:
+        """Whether the pair's win logit is linear in the prompt vector (no activation, rows normalised as RouteLLM)."""
+        return self.checkpoint.activation is None and self.checkpoint.normalize_models and self.weights.bias is None
+
+    @property
+    def model_names(self) -> list[str]:
+        """The checkpoint's model table (one row per distinct model)."""
+        return self.checkpoint.names
 
     @cached_property
     def embedder(self) -> Embedder:
@@ -81,27 +95,31 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
         if not prompts:
             return np.zeros(0, dtype=np.float64)
         x = prompt_matrix(self.checkpoint, self.embedder.embed(prompts), prompts)
-        return sigmoid(x @ self.direction)
+        if self.direction is not None:
+            return sigmoid(x @ self.direction)
+        scores = model_logits(self.checkpoint, self.weights, x, [self.strong_index, self.weak_index])
+        return sigmoid(scores[:, 0] - scores[:, 1])
 
     def batch_model_scores(self, prompts: Sequence[str], models: Sequence[str]) -> np.ndarray:
-        """Each model's score ``s(m, x)`` (logit scale) from the checkpoint's model table, for N-model routing.
+        """Each model's predicted-quality logit on each prompt, shape ``(len(prompts), len(models))``.
 
-        Every name in ``models`` must be in the checkpoint's table (exact, alias or loose match).
+        ``models`` are looked up in the checkpoint's model table (exact name, alias, then a loose match);
+        the difference of two columns is the logit of the first model's win rate over the second.
         """
+        rows = self._rows(tuple(models))
         prompts = list(prompts)
-        directions = self._directions(tuple(models))
-        if not prompts:
-            return np.zeros((0, len(models)), dtype=np.float64)
+        if not prompts or not rows:
+            return np.zeros((len(prompts), len(rows)), dtype=np.float64)
         x = prompt_matrix(self.checkpoint, self.embedder.embed(prompts), prompts)
-        return np.asarray(x, dtype=np.float64) @ directions.T
+        return model_logits(self.checkpoint, self.weights, x, rows)
 
-    def _directions(self, models: tuple[str, ...]) -> np.ndarray:
-        cache = vars(self).setdefault("_direction_cache", {})
+    def _rows(self, models: tuple[str, ...]) -> list[int]:
+        """Model-table rows of ``models`` (looked up once per distinct tuple)."""
+        cache = vars(self).setdefault("_rows_cache", {})
         if models not in cache:
             where = f"router 'mf' (checkpoint {self.folder})"
-            rows = [find_model(self.checkpoint.names, m, where=where, aliases=self.checkpoint.aliases) for m in models]
-            _, weights = load_checkpoint(self.folder)
-            cache[models] = model_directions(weights, rows)
+            names, aliases = self.checkpoint.names, self.checkpoint.aliases
+            cache[models] = [find_model(names, m, where=where, aliases=aliases) for m in models]
         return cache[models]
 
     def training_prompt_hashes(self) -> frozenset[str] | None:

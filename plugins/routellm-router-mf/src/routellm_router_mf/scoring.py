@@ -30,13 +30,26 @@ def pair_direction(weights: MFWeights, strong: int, weak: int) -> np.ndarray:
     return gap @ weights.text_proj.astype(np.float64)
 
 
-def model_directions(weights: MFWeights, rows: Sequence[int]) -> np.ndarray:
-    """Matrix ``D`` with ``s(m, x) = (D x)[k]`` for model ``rows[k]``: shape ``(len(rows), input_dim)``, float64."""
-    p_hat = normalize_rows(weights.P.astype(np.float64))[list(rows)]
-    scaled = p_hat * weights.classifier[0].astype(np.float64)
-    if weights.text_proj is None:
-        return scaled
-    return scaled @ weights.text_proj.astype(np.float64)
+def model_logits(config: MFConfig, weights: MFWeights, x: np.ndarray, rows: Sequence[int] | None = None) -> np.ndarray:
+    """Each model's score on each prompt vector: shape ``(len(x), len(rows))`` (all rows when ``None``).
+
+    ``s(m, x) = c · (p_m ⊙ act(W x)) + b_m`` with ``p_m`` L2-normalised in RouteLLM's layout; differences
+    of two models' scores are win logits, and for checkpoints trained on results each score is the
+    model's predicted-quality logit.
+    """
+    index = np.arange(config.num_models) if rows is None else np.asarray(rows, dtype=np.int64)
+    p = weights.P.astype(np.float64)[index]
+    if config.normalize_models:
+        p = normalize_rows(p)
+    h = x.astype(np.float64)
+    if weights.text_proj is not None:
+        h = h @ weights.text_proj.astype(np.float64).T
+    if config.activation == "tanh":
+        h = np.tanh(h)
+    scores = h @ (p * weights.classifier[0].astype(np.float64)).T
+    if weights.bias is not None:
+        scores = scores + weights.bias.astype(np.float64)[index]
+    return scores
 
 
 def prompt_features(config: MFConfig, prompts: Sequence[str]) -> np.ndarray:
