@@ -186,6 +186,18 @@ def test_broken_upstream_answers_are_openai_shaped_502s_and_counted(answer, code
         assert count(base, "502", router="random", model=STRONG) == 1
 
 
+def test_upstream_json_with_an_odd_usage_is_relayed_not_a_502():
+    """A 200 that is JSON but whose ``usage`` is not OpenAI's shape is the upstream's answer: relay it."""
+    body = b'{"id": "x", "object": "chat.completion", "choices": [], "usage": "lots"}'
+    with raw_upstream(_http(body, "content-type: application/json")) as url, routing_server(
+        url, server={"retries": 0}
+    ) as (base, _):
+        base = base.removesuffix("/v1")
+        reply = post(base, {"model": "router-random-0", "messages": MESSAGES})
+        assert reply.status_code == 200 and reply.json()["usage"] == "lots"
+        assert count(base, "200", router="random", model=STRONG) == 1
+
+
 def test_unexpected_errors_are_openai_shaped_500s_and_counted(upstream, caplog):
     with routing_server(upstream.base_url) as (base, app):
         base = base.removesuffix("/v1")

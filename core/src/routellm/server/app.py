@@ -376,6 +376,8 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
     if status == 200:
         try:
             usage = _decode_usage(content).usage
+        except msgspec.ValidationError:  # JSON, but no usable 'usage': relay it as it is
+            usage = None
         except msgspec.DecodeError:  # not JSON at all: the upstream is broken, not the client
             metrics.upstream_errors.inc(served, "invalid_json")
             metrics.requests.inc(router, served, "502")
@@ -383,8 +385,6 @@ async def _chat(state: _State, raw: bytes) -> ASGIApp:
                 502, f"upstream for model '{served}' answered 200 with a body that is not JSON",
                 code="upstream_invalid_response", headers=headers,
             )
-        except msgspec.ValidationError:  # JSON, but no usable 'usage': relay it as it is
-            usage = None
         if usage is not None:
             metrics.tokens.inc(served, "prompt", amount=usage.prompt_tokens)
             metrics.tokens.inc(served, "completion", amount=usage.completion_tokens)

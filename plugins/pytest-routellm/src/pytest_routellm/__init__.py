@@ -493,7 +493,8 @@ def raw_upstream(answer: bytes) -> Iterator[str]:
                 while b"\r\n\r\n" not in data:
                     data += conn.recv(65536)
                 head, _, rest = data.partition(b"\r\n\r\n")
-                length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+                found = re.search(rb"content-length: (\d+)", head, re.I)
+                length = int(found.group(1)) if found else 0
                 while len(rest) < length:
                     rest += conn.recv(65536)
                 conn.sendall(answer)

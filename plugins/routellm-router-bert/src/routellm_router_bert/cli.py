@@ -85,6 +85,7 @@ def train_bert_command(
             progress=progress,
         ),
     )
+    assert source is not None  # --battles or --results, checked above
     trained = train_bert(source, base, out, options)
     if tables is not None:
         import json
@@ -92,7 +93,7 @@ def train_bert_command(
         from routellm_train.results import sources_record, write_training_prompts
 
         write_training_prompts(out, [p for t in tables for p in t.prompts])
-        (Path(out) / "training_sources.json").write_text(json.dumps({"results": list(results), "sources": sources_record(tables, report)}, indent=1) + "\n")
+        (Path(out) / "training_sources.json").write_text(json.dumps({"results": list(results or []), "sources": sources_record(tables, report)}, indent=1) + "\n")
     report = trained
     best = report.fit.best
     shown = " ".join(f"{k}={v:.4f}" for k, v in best.metrics.items())

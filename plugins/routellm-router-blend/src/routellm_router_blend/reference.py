@@ -47,7 +47,7 @@ class EmpiricalCDF:
     increasing there too and the order of a member's win rates is kept wherever the other members tie.
     """
 
-    def __init__(self, reference: Sequence[float]) -> None:
+    def __init__(self, reference: Sequence[float] | np.ndarray) -> None:
         values = np.sort(np.asarray(reference, dtype=np.float64))
         if values.size == 0 or not np.isfinite(values).all():
             raise ValueError("reference win rates must be finite and not empty")

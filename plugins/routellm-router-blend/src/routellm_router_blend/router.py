@@ -73,10 +73,9 @@ class BlendRouter(Router):
         try:
             for label, section in cfg.members.items():
                 recipe = member_recipe(label, section)
-                if calibration is not None:
-                    reference = calibrated_quantiles(calibration, label, recipe)
+                reference = calibrated_quantiles(calibration, label, recipe) if calibration is not None else None
                 router = recipe.build()
-                if calibration is None:
+                if reference is None:
                     reference = reference_win_rates(recipe, router, prompts, reference_name, cfg.batch_size)
                 self.members.append(Member(label, router, weights[label] / total, EmpiricalCDF(reference)))
         except BaseException:

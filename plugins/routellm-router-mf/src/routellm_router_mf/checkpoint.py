@@ -135,7 +135,7 @@ def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:
     if bad:
         raise ConfigError(f"{config_file}: alias target '{bad[0]}' is not in the model-name table")
     tensors = _read_tensors(folder)
-    expected = {
+    expected: dict[str, tuple[int, ...]] = {
         "P.weight": (config.num_models, config.dim),
         "classifier.0.weight": (1, config.dim),
     }

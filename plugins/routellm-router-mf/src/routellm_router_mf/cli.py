@@ -122,6 +122,7 @@ def register(train: typer.Typer) -> None:
             val_fraction=val_fraction, patience=patience, seed=seed, ties=ties, features=list(feature or []), length_control=length_control,
             aliases={k: str(v) for k, v in parse_options(alias or [], flag="--alias").items()},
         )
+        assert battles is not None  # --battles or --results, checked above
         train_mf(
             battles, out, embedder=embedder, embedder_options=parse_options(embedder_option or []),
             options=options, echo=typer.echo, command=command,

@@ -74,7 +74,7 @@ class ResultsData:
 def stack_results(tables: Sequence[Any], same_model: dict[str, str] | None = None) -> ResultsData:
     """Rows of every table under one model table: the union of model names (after ``same_model``)."""
     same_model = same_model or {}
-    names = sorted({same_model.get(m, m) for t in tables for m in t.models})
+    names = sorted({same_model.get(m) or m for t in tables for m in t.models})
     col = {n: j for j, n in enumerate(names)}
     blocks, sources, prompts = [], [], []
     for s, table in enumerate(tables):

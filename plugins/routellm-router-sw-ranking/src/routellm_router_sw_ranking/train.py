@@ -108,6 +108,7 @@ def train_command(
         source = "results: " + ", ".join(results)
         extra = {"sources": sources_record(tables, report)}
     else:
+        assert battles is not None  # --battles or --results, checked above
         loaded = load_battles(battles, split=split)
         frame = drop_short_prompts(loaded)  # as RouteLLM: first turns under 16 characters say too little
         source = str(battles)

@@ -88,12 +88,12 @@ def decontaminate(
     report = DecontaminationReport(
         prefix_chars, threshold if use_embeddings else None, {k: len(v) for k, v in benchmarks.items()}
     )
-    ref_vectors = np.asarray(embed(reference)) if use_embeddings and reference else None
+    ref_vectors = np.asarray(embed(reference)) if embed is not None and use_embeddings and reference else None
     cleaned = []
     for table in tables:
         prefix = prefix_matches(table.prompts, reference, prefix_chars)
         near = np.zeros(len(table), dtype=bool)
-        if ref_vectors is not None and len(table):
+        if ref_vectors is not None and embed is not None and len(table):
             near = (max_cosine(np.asarray(embed(table.prompts)), ref_vectors) >= threshold) & ~prefix
         keep = ~(prefix | near)
         report.counts[table.info.name] = {

@@ -69,7 +69,7 @@ class EmbeddingCache:
 
     def _save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        hashes = [None] * len(self._index)
+        hashes: list[str | None] = [None] * len(self._index)
         for key, row in self._index.items():
             hashes[row] = key
         tmp = self.folder / "vectors.tmp.npy"
