@@ -37,3 +37,5 @@ def minilm_path() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep every test's routellm cache out of the user's home."""
     monkeypatch.setenv("ROUTELLM_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "routellm-cache"))
+    # ONNX exports of the test encoder (made once, ~1 min on 2 cores) are kept across sessions, in the checkout.
+    monkeypatch.setenv("ROUTELLM_ONNX_CACHE_DIR", os.environ.get("ROUTELLM_ONNX_CACHE_DIR") or str(ROOT / ".cache/onnx"))

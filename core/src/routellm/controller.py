@@ -228,6 +228,7 @@ class Controller(AbstractContextManager):
             self.models,
             routing_input=self.settings.server.routing_input,
             max_workers=self.settings.server.router_threads,
+            batching=self.settings.server.batching,
         )
         self.chat = _Chat(self)
         self._clients: dict[asyncio.AbstractEventLoop, UpstreamClient] = {}

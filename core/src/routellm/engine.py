@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from routellm.batching import BatchingConfig, MicroBatcher
 from routellm.model_names import ModelNameError, RouterModel, is_router_model, parse_model_name
 from routellm.routing import ModelPair, choose_model
 
@@ -112,6 +113,7 @@ class RoutingEngine:
         routing_input: RoutingInput = "last_user",
         max_workers: int = 4,
         calibration: CalibrationFile | None = None,
+        batching: BatchingConfig | None = None,
     ) -> None:
         if not routers:
             raise ValueError("the routing engine needs at least one router")
@@ -124,6 +126,9 @@ class RoutingEngine:
         self.calibration = calibration
         #: ``router-<r>-p<percent>`` names resolved to thresholds, by name.
         self._resolved: dict[str, RouterModel] = {}
+        #: Cross-request micro-batching for non-inline routers in :meth:`adecide` (``None``: off).
+        self.batching = batching if batching is None or batching.enabled else None
+        self._batchers: dict[str, MicroBatcher] = {}
 
     @classmethod
     def from_config(
@@ -134,6 +139,7 @@ class RoutingEngine:
         *,
         routing_input: RoutingInput = "last_user",
         max_workers: int = 4,
+        batching: BatchingConfig | None = None,
     ) -> RoutingEngine:
         """Build each router named in ``router_names`` from ``config``; load the calibration file
         (``calibration:`` section, else the default location) when there is one."""
@@ -146,7 +152,14 @@ class RoutingEngine:
                 router.close()
             raise
         calibration = load_engine_calibration(config, routers)
-        return cls(routers, models, routing_input=routing_input, max_workers=max_workers, calibration=calibration)
+        return cls(
+            routers,
+            models,
+            routing_input=routing_input,
+            max_workers=max_workers,
+            calibration=calibration,
+            batching=batching,
+        )
 
     @property
     def executor(self) -> ThreadPoolExecutor:
@@ -231,8 +244,20 @@ class RoutingEngine:
         prompt = routing_prompt(messages, self.routing_input)
         if self._inline[parsed.router]:
             return self._decide(parsed, prompt)
+        if self.batching is not None:
+            win_rate, seconds = await self.batcher(parsed.router).score(prompt)
+            model = choose_model(win_rate, [parsed.threshold], self.models.tiers)
+            return Decision(model, parsed.router, parsed.threshold, win_rate, seconds)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self._decide, parsed, prompt)
+
+    def batcher(self, router: str) -> MicroBatcher:
+        """The micro-batcher of ``router`` on the running event loop (made on first use)."""
+        batcher = self._batchers.get(router)
+        if batcher is None or batcher.loop is not asyncio.get_running_loop():
+            batcher = MicroBatcher(self.router(router), self.executor, self.batching or BatchingConfig())
+            self._batchers[router] = batcher
+        return batcher
 
     def route(self, prompt: str, router: str, threshold: float) -> str:
         """The model ``router`` picks for ``prompt`` at ``threshold``."""

@@ -417,6 +417,7 @@ def routing_server(
         ModelPair(settings.strong.name, settings.weak.name),
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
+        batching=settings.server.batching,
     )
     app = create_app(settings, engine)
     with serve_in_thread(app) as url:

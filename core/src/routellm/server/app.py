@@ -351,6 +351,7 @@ def load_app(options: ServeOptions) -> Litestar:
         ModelPair(strong=settings.strong.name, weak=settings.weak.name),
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
+        batching=settings.server.batching,
     )
     return create_app(settings, engine)
 
