@@ -62,7 +62,7 @@ PROMPTS = [f"prompt number {i} " + "x" * (i % 7) for i in range(40)]
 def test_concurrent_requests_share_batches_and_match_unbatched():
     gate = threading.Event()
     router = Vectorised(gate)
-    engine = RoutingEngine({"v": router, "one": OnlyOneByOne()}, MODELS, batching=BatchingConfig(max_batch=16))
+    engine = RoutingEngine({"v": router, "one": OnlyOneByOne()}, MODELS, batching=BatchingConfig(enabled=True, max_batch=16))
 
     async def main():
         first = asyncio.create_task(engine.adecide("router-v-0.5", message("first")))
@@ -132,7 +132,7 @@ def test_wait_for_batch_mates_is_bounded():
 
 def test_a_failing_prompt_fails_only_its_request():
     router = Vectorised()
-    engine = RoutingEngine({"v": router}, MODELS, batching=BatchingConfig())
+    engine = RoutingEngine({"v": router}, MODELS, batching=BatchingConfig(enabled=True))
 
     async def main():
         gate_task = asyncio.gather(*(engine.adecide("router-v-0.5", message(p)) for p in ["ok", "bad", "fine", "bad"]),
@@ -177,7 +177,7 @@ class Embedding(Router):
 
 def test_prompt_cache_still_serves_hits():
     router = Embedding()
-    engine = RoutingEngine({"e": router}, MODELS, batching=BatchingConfig())
+    engine = RoutingEngine({"e": router}, MODELS, batching=BatchingConfig(enabled=True))
 
     async def main():
         first = await fire(engine, "e", ["same", "same", "other", "same"])
@@ -190,9 +190,10 @@ def test_prompt_cache_still_serves_hits():
     engine.close()
 
 
-def test_batching_off_scores_each_request_alone():
+@pytest.mark.parametrize("batching", [None, BatchingConfig()])
+def test_batching_off_scores_each_request_alone(batching):
     router = Vectorised()
-    engine = RoutingEngine({"v": router}, MODELS, batching=BatchingConfig(enabled=False))
+    engine = RoutingEngine({"v": router}, MODELS, batching=batching)  # off unless enabled
     asyncio.run(fire(engine, "v", PROMPTS[:5]))
     assert [len(b) for b in router.batches] == [1] * 5
     engine.close()

@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 class BatchingConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """``server.batching``: how the server groups concurrent requests for one router."""
 
-    #: Score concurrent requests for one router in one batch (off: one worker call per request).
-    enabled: bool = True
+    #: Score concurrent requests for one router in one batch. Off by default: on a CPU encoder a batch costs
+    #: at least the sum of its prompts, and measured throughput was lower with it (docs/benchmarks.md); turn it
+    #: on for routers whose batches are much cheaper than their prompts one by one (GPU, network embedders).
+    enabled: bool = False
     #: Most prompts in one batch.
     max_batch: int = 16
     #: Longest a prompt waits for batch-mates when a scoring slot is free but the router is busy
