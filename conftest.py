@@ -8,6 +8,7 @@ that need it are skipped with a one-line reason, or fail under ``--require-data`
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,9 @@ def _session_environment(tmp_path_factory: pytest.TempPathFactory):
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test gets its own empty routellm cache, so no test sees another's cached files."""
     monkeypatch.setenv("ROUTELLM_CACHE_DIR", str(tmp_path_factory.mktemp("routellm-cache")))
+    # ONNX exports of the test encoder (made once, ~1 min on 2 cores) are kept across sessions, in the checkout:
+    # keyed by the model's weights, so sharing them between tests hides nothing.
+    monkeypatch.setenv("ROUTELLM_ONNX_CACHE_DIR", os.environ.get("ROUTELLM_ONNX_CACHE_DIR") or str(ROOT / ".cache/onnx"))
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -4,14 +4,14 @@ one run so they share the machine's load. Also the default checkpoint's validati
 
     ROUTELLM_DATA_DIR=../shared/data HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/mf_speed.py [--rounds 3]
 
-Variants (the in-memory LRU is off for all, so every prompt is embedded):
+Variants (the in-memory LRU is off for all, so every prompt is embedded), all the huggingface embedder
+with all-MiniLM-L6-v2, one config line apart:
 
-* ``default``: what ``configs/local.yaml`` runs (float32, truncation at the model's 256 tokens, torch's threads);
-* ``max_length_128``: truncation at 128 tokens (the length all-MiniLM-L6-v2 was trained at);
-* ``threads_1``: one torch thread;
-* ``int8_dynamic``: ``torch.ao.quantization.quantize_dynamic`` (per-channel int8 Linear weights); benchmark
-  only, not offered by the embedder, because the activations' scale is per batch, so a prompt's win rate
-  depends on the other prompts in its batch (reported as ``batch_vs_single_max_diff``).
+* ``torch``: the reference, PyTorch float32 (RouteLLM 0.2.0's path and this project's default before issue 12);
+* ``onnx``: the same model exported to ONNX Runtime, graph fused and optimised, float32;
+* ``onnx-int8``: that graph with static int8 MatMuls (the default ``backend``);
+* ``onnx-int8-len128``: ``onnx-int8`` with ``max_length: 128`` (the length all-MiniLM-L6-v2 was trained at);
+* ``torch-len128``: ``torch`` with ``max_length: 128``.
 
 Writes ``results/mf_speed.json``.
 """
@@ -43,23 +43,24 @@ def prompt_sets(root: Path, n: int) -> dict[str, list[str]]:
     return {"gsm8k": gsm, "mt_bench": mt, "alpaca": alpaca}
 
 
+VARIANTS = {
+    "torch": {"backend": "torch"},
+    "onnx": {"backend": "onnx"},
+    "onnx-int8": {"backend": "onnx-int8"},
+    "onnx-int8-len128": {"backend": "onnx-int8", "max_length": 128},
+    "torch-len128": {"backend": "torch", "max_length": 128},
+}
+
+
 def make_router(variant: str) -> MFRouter:
-    embedder: dict = {"cache_size": 0, "batch_size": BATCH}
-    if variant == "max_length_128":
-        embedder["max_length"] = 128
+    embedder: dict = {"cache_size": 0, "batch_size": BATCH, **VARIANTS[variant]}
     router = MFRouter(MFRouter.Config(checkpoint_path="default", embedder=embedder))
-    router.calculate_strong_win_rate("warm up")  # load the model
-    if variant == "int8_dynamic":
-        parts = router.embedder._parts
-        quantized = torch.ao.quantization.quantize_dynamic(
-            parts[1], {torch.nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
-        )
-        router.embedder.__dict__["_loaded"] = (parts[0], quantized, parts[2], parts[3])
+    router.calculate_strong_win_rate("warm up")  # load the model (export it on first use)
     return router
 
 
 def threads_for(variant: str, default_threads: int) -> int:
-    return 1 if variant == "threads_1" else default_threads
+    return default_threads
 
 
 def main() -> None:
@@ -67,7 +68,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurement rounds (medians reported)")
     parser.add_argument("--prompts", type=int, default=128, help="prompts per set (MT Bench has 80)")
     parser.add_argument("--single", type=int, default=60, help="prompts timed one by one per round")
-    parser.add_argument("--variants", nargs="*", default=["default", "max_length_128", "threads_1", "int8_dynamic"])
+    parser.add_argument("--variants", nargs="*", default=["torch", "onnx", "onnx-int8", "onnx-int8-len128"])
     parser.add_argument("--out", type=Path, default=Path("results/mf_speed.json"))
     args = parser.parse_args()
     root = data_dir()
@@ -88,24 +89,31 @@ def main() -> None:
         batched = router.batch_calculate_win_rate(everything)
         one_by_one = np.array([router.calculate_strong_win_rate(p) for p in everything[:64]])
         quality[variant] = {
-            "win_rate_max_abs_diff_vs_default": float(np.abs(batched - reference).max()),
-            "win_rate_mean_abs_diff_vs_default": float(np.abs(batched - reference).mean()),
+            "win_rate_max_abs_diff_vs_reference": float(np.abs(batched - reference).max()),
+            "win_rate_mean_abs_diff_vs_reference": float(np.abs(batched - reference).mean()),
             "batch_vs_single_max_diff": float(np.abs(batched[:64] - one_by_one).max()),
         }
 
     throughput: dict[str, dict[str, list[float]]] = {v: {s: [] for s in sets} for v in routers}
     latency: dict[str, list[float]] = {v: [] for v in routers}
+    # CPU time (all threads of this process): robust to other load on a shared machine.
+    cpu: dict[str, list[float]] = {v: [] for v in routers}
+    single_cpu: dict[str, list[float]] = {v: [] for v in routers}
     for round_ in range(args.rounds):
         for variant, router in routers.items():
             torch.set_num_threads(threads_for(variant, default_threads))
+            cpu_start, n = time.process_time(), 0
             for name, prompts in sets.items():
                 start = time.perf_counter()
                 router.batch_calculate_win_rate(prompts)
                 throughput[variant][name].append(len(prompts) / (time.perf_counter() - start))
+                n += len(prompts)
+            cpu[variant].append(n / (time.process_time() - cpu_start))
             for prompt in singles:
-                start = time.perf_counter()
+                start, cpu_one = time.perf_counter(), time.process_time()
                 router.calculate_strong_win_rate(prompt)
                 latency[variant].append(time.perf_counter() - start)
+                single_cpu[variant].append(time.process_time() - cpu_one)
         print(f"round {round_ + 1}/{args.rounds} done (load average {os.getloadavg()[0]:.1f})", flush=True)
     torch.set_num_threads(default_threads)
 
@@ -128,13 +136,16 @@ def main() -> None:
         base_all = base_all or total
         p50 = float(np.median(latency[variant]) * 1000)
         result["variants"][variant] = {
-            "prompts_per_s": per_set, "prompts_per_s_all_sets": total, "speedup_vs_default": total / base_all,
+            "prompts_per_s": per_set, "prompts_per_s_all_sets": total, "speedup_vs_reference": total / base_all,
             "single_p50_ms": p50, "single_p90_ms": float(np.percentile(latency[variant], 90) * 1000),
             "raw_prompts_per_s": throughput[variant], **quality[variant],
+            "prompts_per_cpu_s": float(np.median(cpu[variant])),
+            "single_cpu_ms_p50": float(np.median(single_cpu[variant]) * 1000),
         }
         q = quality[variant]
         print(f"{variant:16s} " + " ".join(f"{per_set[s]:14.1f}" for s in sets) + f" {total:9.1f} {p50:14.1f}"
-              f" {q['win_rate_max_abs_diff_vs_default']:10.4f} {q['batch_vs_single_max_diff']:12.2e}")
+              f" {q['win_rate_max_abs_diff_vs_reference']:10.4f} {q['batch_vs_single_max_diff']:12.2e}"
+              f" {np.median(cpu[variant]):8.1f} {np.median(single_cpu[variant]) * 1000:8.1f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")

@@ -10,6 +10,12 @@ through server - direct), and the best requests/s over several connection counts
     python benchmarks/serve_latency.py --rounds 5 --seconds 3
     python benchmarks/serve_latency.py --other-server "/tmp/rl/bin/python -m routellm.openai_server ..."
     python benchmarks/serve_latency.py --models 4 11     # also serve a models: list of 4 and of 11 priced models
+    python benchmarks/serve_latency.py --mf      # mf on distinct prompts: before/after issue 12, side by side
+
+``--mf`` starts one server per configuration in ``MF_SERVERS`` (the PyTorch encoder without batching, as
+before issue 12; the defaults after it: ``onnx-int8``, batching off; each with micro-batching on), sends each request a new ~60-word prompt (so the prompt cache
+never hits), and reports requests/s at 1, 4, 16 and 64 connections, the latency added at 1 connection,
+the cache-hit path (one repeated prompt) and each server's resident memory. Writes ``results/serve_mf.json``.
 
 ``--other-server`` runs another server command (``{port}`` and ``{upstream}`` are substituted) and
 measures it the same way, e.g. the original RouteLLM server in a throwaway venv.
@@ -58,7 +64,7 @@ async def _connection(
     try:
         while time.perf_counter() < stop_at:
             start = time.perf_counter()
-            writer.write(payload)
+            writer.write(payload() if callable(payload) else payload)
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
             length = None
@@ -200,7 +206,11 @@ def main() -> None:
         "--models", type=int, nargs="*", default=[], help="Also measure servers routing among N priced models."
     )
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "serve_latency.json")
+    parser.add_argument("--mf", action="store_true", help="mf on distinct prompts, before/after (see above).")
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16, 64], help="With --mf.")
     args = parser.parse_args()
+    if args.mf:
+        return main_mf(args)
 
     up_port = free_port()
     python = sys.executable
@@ -306,6 +316,133 @@ def main() -> None:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"summary": summary, "runs": runs, "peak": peak}, indent=2))
     print(f"wrote {args.output}")
+
+
+WORDS = ["explain", "the", "difference", "between", "a", "compiler", "and", "an", "interpreter", "with", "examples", "from", "python", "rust", "java", "write", "a", "short", "story", "about", "a", "robot", "learning", "to", "paint", "then", "summarise", "it", "prove", "that", "every", "prime", "greater", "than", "two", "is", "odd", "list", "three", "ways", "to", "reduce", "memory", "usage", "in", "a", "web", "server", "describe", "how", "photosynthesis", "works", "for", "a", "child", "translate", "this", "sentence", "into", "french", "and", "german", "what", "are", "the", "causes", "of", "inflation", "compare", "sorting", "algorithms", "design", "a", "database", "schema", "for", "a", "library", "give", "me", "a", "recipe", "for", "bread", "plan", "a", "trip", "to", "japan", "in", "spring"]
+
+#: name -> (embedder options for mf, server.batching section)
+MF_SERVERS = {
+    "before (torch, no batching)": ({"backend": "torch"}, {"enabled": False}),
+    "torch + batching": ({"backend": "torch"}, {"enabled": True}),
+    "after (defaults: onnx-int8)": ({}, {}),
+    "onnx-int8 + batching": ({}, {"enabled": True}),
+}
+
+
+def distinct_payloads(port: int, seed: int):
+    """A callable giving a new request with a new ~60-word prompt on every call."""
+    import random
+
+    rng = random.Random(seed)
+    counter = iter(range(10**9))
+
+    def make() -> bytes:
+        words = rng.choices(WORDS, k=58)
+        prompt = f"Request {next(counter)} {seed}: " + " ".join(words) + "?"
+        body = json.dumps({"model": "router-mf-0.5", "messages": [{"role": "user", "content": prompt}]}).encode()
+        head = (
+            f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        )
+        return head.encode() + body
+
+    return make
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its children in MiB (Linux)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(entry) == pid or int(fields.get("PPid", "0").strip()) == pid:
+            total += int(fields.get("VmRSS", "0 kB").split()[0])
+    return total / 1024
+
+
+def main_mf(args) -> None:
+    import tempfile
+
+    import yaml
+
+    up_port = free_port()
+    python = sys.executable
+    upstream = start(
+        [python, "-c", "import uvicorn; from routellm.testing import FakeUpstream; u = FakeUpstream(); u.record = False; "
+         f"uvicorn.run(u, host='127.0.0.1', port={up_port}, log_level='warning', access_log=False)"]
+    )  # fmt: skip
+    procs = [upstream]
+    folder = Path(tempfile.mkdtemp(prefix="serve-mf-"))
+    targets: dict[str, tuple[int, object, subprocess.Popen]] = {
+        "direct": (up_port, request_bytes(up_port, "/v1/chat/completions", "gpt-4-1106-preview"), upstream)
+    }
+    for i, (name, (embedder, batching)) in enumerate(MF_SERVERS.items()):
+        port = free_port()
+        config = folder / f"server{i}.yaml"
+        config.write_text(yaml.safe_dump({
+            "routers": {"mf": {"embedder": embedder}},
+            "server": {"batching": batching},
+        }))  # fmt: skip
+        server = start(
+            [python, "-m", "routellm.cli", "serve", "--routers", "mf", "--config", str(config), "--port", str(port),
+             "--base-url", f"http://127.0.0.1:{up_port}/v1", "--api-key", "sk-upstream"]
+        )  # fmt: skip
+        procs.append(server)
+        targets[name] = (port, distinct_payloads(port, i), server)
+    try:
+        for name, (port, payload, proc) in targets.items():
+            wait_ready(port, payload if name == "direct" else request_bytes(port, "/v1/chat/completions", "router-mf-0.5"),
+                       proc, timeout=600)
+        runs: dict[str, dict[int, list[dict]]] = {name: {} for name in targets}
+        for round_ in range(args.rounds):
+            for connections in args.connections:
+                for name, (port, payload, proc) in targets.items():
+                    result = measure(port, payload, connections, args.seconds, proc.pid)
+                    runs[name].setdefault(connections, []).append(result)
+                    print(f"round {round_ + 1} {name:30s} c={connections:<3d} p50 {result['p50_ms']:7.2f} ms  "
+                          f"p99 {result['p99_ms']:7.2f} ms  {result['rps']:6.0f} req/s", flush=True)
+        hits: dict[str, dict] = {}
+        for name, (port, _, proc) in list(targets.items())[1:]:
+            same = request_bytes(port, "/v1/chat/completions", "router-mf-0.5")  # one prompt: LRU hits
+            hits[name] = {c: measure(port, same, c, args.seconds, proc.pid) for c in (1, 16)}
+        memory = {name: rss_mib(proc.pid) for name, (_, _, proc) in targets.items()}
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    def med(name: str, connections: int, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name][connections])
+
+    summary = {"cpu_count": os.cpu_count(), "load_average_end": os.getloadavg(), "rounds": args.rounds,
+               "seconds": args.seconds, "servers": {}}
+    for name in targets:
+        entry: dict = {"rss_mib": memory[name]}
+        for connections in args.connections:
+            entry[f"c{connections}_rps"] = med(name, connections, "rps")
+            for key in ("p50_ms", "p99_ms"):
+                entry[f"c{connections}_{key}"] = med(name, connections, key)
+        if name != "direct":
+            for key in ("p50_ms", "p99_ms"):
+                entry[f"c1_added_{key}"] = med(name, 1, key) - med("direct", 1, key)
+            for c, result in hits[name].items():
+                entry[f"cache_hit_c{c}_rps"] = result["rps"]
+                entry[f"cache_hit_c{c}_p50_ms"] = result["p50_ms"]
+        summary["servers"][name] = entry
+    print(json.dumps(summary, indent=2))
+    out = args.output if args.output != ROOT / "results" / "serve_latency.json" else ROOT / "results" / "serve_mf.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"summary": summary, "runs": runs}, indent=2))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -230,6 +230,7 @@ class Controller(AbstractContextManager):
             routing_input=self.settings.server.routing_input,
             max_workers=self.settings.server.router_threads,
             ladder=ModelLadder.from_settings(self.settings),
+            batching=self.settings.server.batching,
         )
         self.chat = _Chat(self)
         self._clients: dict[asyncio.AbstractEventLoop, UpstreamClient] = {}

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from routellm.batching import BatchingConfig, MicroBatcher
 from routellm.errors import ConfigError
 from routellm.model_names import ModelNameError, RouterModel, is_router_model, parse_model_name, shown
 from routellm.routing import ModelPair, choose_model
@@ -134,6 +135,7 @@ class RoutingEngine:
         max_workers: int = 4,
         calibration: CalibrationFile | None = None,
         ladder: ModelLadder | None = None,
+        batching: BatchingConfig | None = None,
     ) -> None:
         if not routers:
             raise ValueError("the routing engine needs at least one router")
@@ -159,6 +161,9 @@ class RoutingEngine:
         self.load_seconds: dict[str, float] = {}
         #: ``router-<r>-p<percent>`` names resolved to thresholds, by name.
         self._resolved: dict[str, RouterModel] = {}
+        #: Cross-request micro-batching for non-inline routers in :meth:`adecide` (``None``: off).
+        self.batching = batching if batching is None or batching.enabled else None
+        self._batchers: dict[str, MicroBatcher] = {}
 
     @classmethod
     def from_config(
@@ -171,6 +176,7 @@ class RoutingEngine:
         max_workers: int = 4,
         ladder: ModelLadder | None = None,
         warn: bool = True,
+        batching: BatchingConfig | None = None,
     ) -> RoutingEngine:
         """Build each router named in ``router_names`` from ``config``; load the calibration file
         (``calibration:`` section, else the default location) when there is one. ``warn``: log that a
@@ -188,7 +194,13 @@ class RoutingEngine:
             raise
         calibration = load_engine_calibration(config, routers, warn=warn)
         engine = cls(
-            routers, models, routing_input=routing_input, max_workers=max_workers, calibration=calibration, ladder=ladder
+            routers,
+            models,
+            routing_input=routing_input,
+            max_workers=max_workers,
+            calibration=calibration,
+            ladder=ladder,
+            batching=batching,
         )
         engine.config = config
         engine.load_seconds = load_seconds
@@ -314,8 +326,21 @@ class RoutingEngine:
         prompt = routing_prompt(messages, self.routing_input)
         if self._inline[parsed.router]:
             return self._decide(parsed, prompt)
+        if self.batching is not None and self.ladder is None:  # N-model routing scores one prompt at a time
+            win_rate, seconds = await self.batcher(parsed.router).score(prompt)
+            assert parsed.threshold is not None  # resolved from the calibration before scoring
+            model = choose_model(win_rate, [parsed.threshold], self.models.tiers)
+            return Decision(model, parsed.router, parsed.threshold, win_rate, seconds)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, self._decide, parsed, prompt)
+
+    def batcher(self, router: str) -> MicroBatcher:
+        """The micro-batcher of ``router`` on the running event loop (made on first use)."""
+        batcher = self._batchers.get(router)
+        if batcher is None or batcher.loop is not asyncio.get_running_loop():
+            batcher = MicroBatcher(self.router(router), self.executor, self.batching or BatchingConfig())
+            self._batchers[router] = batcher
+        return batcher
 
     def route(self, prompt: str, router: str, threshold: float) -> str:
         """The model ``router`` picks for ``prompt`` at ``threshold``."""

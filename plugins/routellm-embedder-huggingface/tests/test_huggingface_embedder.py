@@ -19,7 +19,9 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def embedder(minilm_path):
-    embedder = get_registry().create_embedder("huggingface", {"model": str(minilm_path), "cache_size": 0})
+    embedder = get_registry().create_embedder(
+        "huggingface", {"model": str(minilm_path), "cache_size": 0, "backend": "torch"}
+    )
     yield embedder
     embedder.close()
 
@@ -60,7 +62,9 @@ def test_similar_texts_are_closer(embedder):
 
 
 def test_truncates_at_max_length(minilm_path):
-    short = get_registry().create_embedder("huggingface", {"model": str(minilm_path), "max_length": 8})
+    short = get_registry().create_embedder(
+        "huggingface", {"model": str(minilm_path), "max_length": 8, "backend": "torch"}
+    )
     long_text = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi"
     head = short.embed_one(long_text)
     np.testing.assert_allclose(head, reference(minilm_path, [long_text], max_length=8)[0], atol=1e-5)
@@ -73,7 +77,9 @@ def test_default_limit_is_the_models_own(embedder):
 
 
 def test_lru_cache_returns_same_vectors(minilm_path):
-    cached = get_registry().create_embedder("huggingface", {"model": str(minilm_path), "cache_size": 2})
+    cached = get_registry().create_embedder(
+        "huggingface", {"model": str(minilm_path), "cache_size": 2, "backend": "torch"}
+    )
     first = cached.embed(TEXTS[:2])
     assert len(cached._cache) == 2
     np.testing.assert_array_equal(cached.embed(TEXTS[:2]), first)
@@ -101,6 +107,8 @@ def test_unknown_hub_model_offline_is_a_clear_error(monkeypatch):
 
 
 def test_bad_dtype_is_a_clear_error(minilm_path):
-    embedder = get_registry().create_embedder("huggingface", {"model": str(minilm_path), "dtype": "int3"})
+    embedder = get_registry().create_embedder(
+        "huggingface", {"model": str(minilm_path), "dtype": "int3", "backend": "torch"}
+    )
     with pytest.raises(ConfigError, match="dtype must be one of"):
         embedder.embed_one("hi")

@@ -519,6 +519,7 @@ def load_app(options: ServeOptions) -> Litestar:
         max_workers=settings.server.router_threads,
         ladder=ModelLadder.from_settings(settings),
         warn=not options.worker,
+        batching=settings.server.batching,
     )
     TimedHttpToolsProtocol.request_timeout = settings.server.request_timeout
     return create_app(settings, engine)

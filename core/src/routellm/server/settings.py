@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from routellm.batching import BatchingConfig
 from routellm.errors import ConfigError
 from routellm.routing import DEFAULT_STRONG, DEFAULT_WEAK, ModelPair
 from routellm.structs import convert_section
@@ -134,6 +135,8 @@ class ServerSection(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     listed_thresholds: list[Threshold] = msgspec.field(default_factory=lambda: [0.5])
     #: Worker threads scoring non-inline routers (torch, network embedders).
     router_threads: Positive = 4
+    #: Cross-request micro-batching of concurrent requests for one router (see routellm.batching).
+    batching: BatchingConfig = BatchingConfig()
 
 
 class Upstream(msgspec.Struct, frozen=True):

@@ -431,6 +431,7 @@ def routing_server(
         routing_input=settings.server.routing_input,
         max_workers=settings.server.router_threads,
         ladder=ModelLadder.from_settings(settings),
+        batching=settings.server.batching,
     )
     from routellm.server.protocol import TimedHttpToolsProtocol
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from functools import cached_property
@@ -22,10 +24,21 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DTYPES = ("float32", "float16", "bfloat16")
 OWNER = "embedder 'huggingface'"
+#: ``torch``: the transformers model in PyTorch; ``onnx``: the same model exported to ONNX Runtime with its
+#: graph optimised (float32); ``onnx-int8``: that graph with static int8 MatMuls (calibrated once).
+BACKENDS = ("torch", "onnx", "onnx-int8")
+DEFAULT_BACKEND = "onnx-int8"
+#: Where ONNX exports are cached when the config does not say; default ``<routellm cache>/onnx``.
+ONNX_CACHE_ENV = "ROUTELLM_ONNX_CACHE_DIR"
 
 
 class HuggingFaceEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     model: str = DEFAULT_MODEL
+    #: ``onnx-int8`` (default, fastest on CPU), ``onnx`` or ``torch`` (the reference); all three give
+    #: embeddings in the same space (cosine >= 0.99), so checkpoints work with any of them.
+    backend: str = DEFAULT_BACKEND
+    #: Where ONNX exports are cached; default ``$ROUTELLM_ONNX_CACHE_DIR``, else ``<routellm cache>/onnx``.
+    onnx_cache_dir: str | None = None
     #: ``auto`` picks CUDA, then MPS, then CPU.
     device: str = "auto"
     #: Tokens kept per text; default: the model's own limit (256 for all-MiniLM-L6-v2).
@@ -35,7 +48,8 @@ class HuggingFaceEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, froz
     dtype: str = "float32"
     revision: str | None = None
     cache_size: int = 4096
-    #: CPU threads for torch (process-wide ``torch.set_num_threads``); default: torch's choice.
+    #: CPU threads for torch (process-wide ``torch.set_num_threads``) or for ONNX Runtime's session;
+    #: default: the library's choice.
     num_threads: int | None = None
 
 
@@ -52,7 +66,23 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
 
     @property
     def dim(self) -> int:
-        return int(self._model.config.hidden_size)
+        config = self.path / "config.json"
+        hidden = json.loads(config.read_text()).get("hidden_size") if config.is_file() else None
+        return int(hidden) if hidden else int(self._model.config.hidden_size)
+
+    @property
+    def backend(self) -> str:
+        if self.config.backend not in BACKENDS:
+            raise ConfigError(
+                f"embedder 'huggingface': backend must be one of {', '.join(BACKENDS)}, got {self.config.backend!r}"
+            )
+        return self.config.backend
+
+    @property
+    def onnx_path(self) -> Path:
+        """The ONNX file this embedder runs (exported on first use); only for the ``onnx*`` backends."""
+        self._parts  # noqa: B018 - loads (and exports) on first use
+        return vars(self)["_onnx_path"]
 
     @cached_property
     def path(self) -> Path:
@@ -70,6 +100,8 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
         return parts
 
     def _load(self) -> tuple[Any, Any, Any, int]:
+        if self.backend != "torch":
+            return self._load_onnx()
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -90,11 +122,52 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
         limit = self.config.max_length or model_max_length(self.path, tokenizer, model.config)
         return tokenizer, model, device, limit
 
+    def _load_onnx(self) -> tuple[Any, Any, Any, int]:
+        try:
+            import onnxruntime as ort
+            from transformers import AutoConfig, AutoTokenizer
+        except ImportError as exc:
+            raise ConfigError(
+                f"embedder 'huggingface': backend {self.backend!r} needs {exc.name}; "
+                "pip install onnxruntime, or set `backend: torch`"
+            ) from None
+        from routellm.paths import cache_dir
+        from routellm_embedder_huggingface.onnx_export import onnx_model
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.path)
+            model_config = AutoConfig.from_pretrained(self.path)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"embedder 'huggingface': cannot load model from {self.path}: {exc}") from None
+        limit = self.config.max_length or model_max_length(self.path, tokenizer, model_config)
+        folder = self.config.onnx_cache_dir or os.environ.get(ONNX_CACHE_ENV)
+        cache = Path(folder).expanduser() if folder else cache_dir("onnx")
+        path = onnx_model(self.path, self.backend, cache, limit)
+        vars(self)["_onnx_path"] = path
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self.config.num_threads:
+            options.intra_op_num_threads = self.config.num_threads
+        options.log_severity_level = 3
+        # No busy-waiting between runs: the CPU goes back to the server's event loop and other processes.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        providers = ["CPUExecutionProvider"]
+        wants_cuda = self.config.device.startswith("cuda") or self.config.device == "auto"
+        if wants_cuda and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        session = ort.InferenceSession(str(path), options, providers=providers)
+        return tokenizer, session, "onnxruntime", limit
+
     @property
     def _model(self) -> Any:
         return self._parts[1]
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.backend != "torch":
+            tokenizer, session, _, limit = self._parts
+            batch = tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="np")
+            feeds = {i.name: batch[i.name].astype(np.int64) for i in session.get_inputs()}
+            return session.run(None, feeds)[0]
         import torch
 
         tokenizer, model, device, limit = self._parts

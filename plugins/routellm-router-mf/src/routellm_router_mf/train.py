@@ -321,7 +321,7 @@ def train_mf(
         format=FORMAT,
         model_names=data.names,
         aliases=dict(options.aliases),
-        embedder={k: v for k, v in recorded.items() if k != "cache_size"},
+        embedder={k: v for k, v in recorded.items() if k not in ("cache_size", "onnx_cache_dir")},
         features=list(options.features),
         feature_mean=feature_mean,
         feature_std=feature_std,

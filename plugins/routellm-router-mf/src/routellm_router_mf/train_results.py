@@ -283,7 +283,8 @@ def cached_embedder(embedder: str, options: dict[str, Any] | None, cache_folder:
 
     emb = get_registry().create_embedder(embedder, options or {})
     recorded = {"name": embedder, **msgspec.to_builtins(emb.config)}
-    recorded.pop("cache_size", None)
+    for key in ("cache_size", "onnx_cache_dir"):  # machine-local, not part of the model
+        recorded.pop(key, None)
     return emb, cache_for(embedder, emb, cache_folder), recorded
 
 

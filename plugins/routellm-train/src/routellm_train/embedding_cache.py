@@ -79,7 +79,7 @@ class EmbeddingCache:
 
 
 #: Embedder options that do not change the vectors (left out of the cache key).
-RUNTIME_OPTIONS = ("device", "batch_size", "num_threads", "cache_size")
+RUNTIME_OPTIONS = ("device", "batch_size", "num_threads", "cache_size", "onnx_cache_dir")
 
 
 def cache_for(name: str, embedder: Any, folder: str | Path | None = None) -> EmbeddingCache:
