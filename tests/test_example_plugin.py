@@ -63,7 +63,8 @@ def test_passes_the_router_contract(installed):
     )
     path = Path(installed["PYTHONPATH"]) / "test_char_count_contract.py"
     path.write_text(code)
-    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=installed, timeout=120, cwd=path.parent)
+    env = {k: v for k, v in installed.items() if k != "PYTEST_ADDOPTS"}  # CI's options are for the outer run
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, env=env, timeout=120, cwd=path.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "5 passed" in result.stdout
 
