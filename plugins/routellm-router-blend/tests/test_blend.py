@@ -5,7 +5,7 @@ import pytest
 
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
-from routellm.testing import RouterContract
+from pytest_routellm import RouterContract
 from routellm_router_blend.reference import BUILTIN, EmpiricalCDF, load_reference
 from routellm_router_blend.router import BlendRouter
 

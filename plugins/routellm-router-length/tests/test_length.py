@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from routellm.errors import ConfigError
-from routellm.testing import RouterContract
+from pytest_routellm import RouterContract
 from routellm_router_length.router import LengthRouter
 
 
