@@ -3,9 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from pytest_routellm import RouterContract
 from routellm.errors import ConfigError
 from routellm.registry import get_registry
-from pytest_routellm import RouterContract
 from routellm_router_blend.reference import BUILTIN, EmpiricalCDF, load_reference
 from routellm_router_blend.router import BlendRouter
 

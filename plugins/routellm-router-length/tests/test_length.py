@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from routellm.errors import ConfigError
 from pytest_routellm import RouterContract
+from routellm.errors import ConfigError
 from routellm_router_length.router import LengthRouter
 
 
