@@ -181,6 +181,14 @@ def main() -> None:
         pair = pair_spec.split(",") if pair_spec else [STRONG, WEAK_CANDIDATES[0]]
         rows = [find_model(cfg.names, m, where=folder, aliases=cfg.aliases) for m in pair]
         row = {"pair": [cfg.names[r] for r in rows]}
+        # The blend router (mf + length, equal weights, builtin reference prompts), computed as it computes it:
+        # each member's score through its empirical CDF on the reference prompts, then the weighted mean.
+        from routellm_router_blend.reference import EmpiricalCDF, load_reference
+
+        ref_prompts, _ = load_reference("builtin")
+        ref_out = model_logits(cfg, weights, prompt_matrix(cfg, embed(ref_prompts), ref_prompts), rows)
+        mf_cdf = EmpiricalCDF(ref_out[:, 0] - ref_out[:, 1])
+        len_cdf = EmpiricalCDF([len(p) for p in ref_prompts])
         for bname, (prompts, sq, wq) in bench.items():
             out = model_logits(cfg, weights, prompt_matrix(cfg, bench_x[bname], prompts), rows)
             score = out[:, 0] - out[:, 1]
@@ -189,6 +197,9 @@ def main() -> None:
             row[f"{bname}|ci"] = apgr_interval(score, sq, wq, draws=1000)
             row[f"{bname}|+length"] = apgr(ranks(score) + ranks(length), sq, wq)
             row[f"{bname}|+length|ci"] = apgr_interval(ranks(score) + ranks(length), sq, wq, draws=1000)
+            blend = 0.5 * mf_cdf(score) + 0.5 * len_cdf(length)
+            row[f"{bname}|blend"] = apgr(blend, sq, wq)
+            row[f"{bname}|blend|ci"] = apgr_interval(blend, sq, wq, draws=1000)
         results.setdefault("checkpoints", {})[folder] = row
         print(f"checkpoint {folder}: {row}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -209,20 +220,32 @@ def main() -> None:
         configs["all5 pairwise"] = (all_sources, {"pointwise_weight": 0.0}, {})
         configs["all5 dim32"] = (all_sources, {"dim": 32}, {})
         configs["all5 dim128"] = (all_sources, {"dim": 128}, {})
+    if wanted & {"merged", "all"}:
+        # RouterBench's "mistralai/mixtral-8x7b-chat" and MMLU-Pro's "Mixtral-8x7B-Instruct-v0.1" are the same model
+        # (Mixtral-8x7B-Instruct): one row for both (a true synonym, not an alias of different models).
+        merged = {"same_model": {"Mixtral-8x7B-Instruct-v0.1": "mistralai/mixtral-8x7b-chat"}}
+        configs["all5 mixtral-merged"] = (all_sources, merged, {})
+        configs["all5+len mixtral-merged"] = (all_sources, {**merged, "features": ["log_chars"]}, {})
     if wanted & {"loso", "all"}:
         for left in all_sources:
             configs[f"all5 - {left}"] = ([s for s in all_sources if s != left], {}, {})
-    for spec in wanted - {"main", "options", "loso", "all"}:
+    for spec in wanted - {"main", "options", "loso", "merged", "all"}:
         # custom: "src1+src2[@opt=val...]"
         head, _, opts = spec.partition("@")
         extra = dict(o.split("=") for o in opts.split("/") if o)
         parsed = {k: (json.loads(v) if v[:1] in "[{0123456789.-" else v) for k, v in extra.items()}
         configs[spec] = (head.split("+"), parsed, {})
 
+    from routellm_router_blend.reference import EmpiricalCDF, load_reference
+
+    ref_prompts, _ = load_reference("builtin")  # the blend router's builtin reference prompts
+    ref_x = embed(ref_prompts)
+    ref_len_cdf = EmpiricalCDF([len(p) for p in ref_prompts])
     for cname, (srcs, opt_over, _) in configs.items():
         rows = []
         for seed in range(args.seeds):
-            options = ResultsTrainOptions(seed=seed, same_model=SAME_MODEL, **opt_over)
+            over = dict(opt_over)
+            options = ResultsTrainOptions(seed=seed, same_model={**SAME_MODEL, **over.pop("same_model", {})}, **over)
             data = stack_results([tables[s] for s in srcs], options.same_model)
             e = np.concatenate([source_x[s] for s in srcs])
             rng = np.random.default_rng(seed)
@@ -245,6 +268,8 @@ def main() -> None:
                 if strong is None or weak_name not in data.names:
                     continue
                 weak = data.names.index(weak_name)
+                ref_out = model_logits(cfg, fitted.weights, prompt_matrix(cfg, ref_x, ref_prompts), [strong, weak])
+                ref_cdf = EmpiricalCDF(ref_out[:, 0] - ref_out[:, 1])
                 for bname, (prompts, sq, wq) in bench.items():
                     x = prompt_matrix(cfg, bench_x[bname], prompts)
                     out = model_logits(cfg, fitted.weights, x, [strong, weak])
@@ -252,6 +277,7 @@ def main() -> None:
                     length = np.array([len(p) for p in prompts], dtype=np.float64)
                     row[f"{weak_name}|{bname}"] = apgr(score, sq, wq)
                     row[f"{weak_name}|{bname}|+length"] = apgr(ranks(score) + ranks(length), sq, wq)
+                    row[f"{weak_name}|{bname}|blend"] = apgr(0.5 * ref_cdf(score) + 0.5 * ref_len_cdf(length), sq, wq)
                     if seed == 0:
                         row[f"{weak_name}|{bname}|ci"] = apgr_interval(score, sq, wq)
             rows.append(row)
