@@ -79,6 +79,13 @@ class Router(abc.ABC, Generic[ConfigT]):
 
         return ladder_scores(self.batch_calculate_win_rate(list(prompts)), len(models))
 
+    @classmethod
+    def cache_token(cls, config: Any) -> str:
+        """What identifies this router's scores beyond its config, e.g. a digest of a local checkpoint folder
+        (so ``routellm eval``'s win-rate cache and the calibration file notice a retrained checkpoint at the
+        same path). Must be cheap: no model loading, no network. Default: nothing."""
+        return ""
+
     def training_prompt_hashes(self) -> frozenset[str] | None:
         """Hashes (:func:`routellm.prompt_hashes.prompt_hash`) of the prompts this router was trained on, when
         its checkpoint records them; ``routellm eval`` warns when a benchmark shares any. ``None``: unknown."""

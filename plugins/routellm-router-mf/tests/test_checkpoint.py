@@ -201,3 +201,22 @@ def test_hub_id_unreachable_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ConfigError, match="router 'mf': cannot get 'routellm/mf_gpt4_augmented' from the Hugging Face Hub.*checkpoint folder"):
         MFRouter(MFRouter.Config(checkpoint_path="routellm/mf_gpt4_augmented"))
+
+
+def test_cache_key_follows_the_checkpoint_files_not_only_its_path(tmp_path):
+    """Retraining into the same folder must not reuse eval's cached win rates (they key on this token)."""
+    import shutil
+
+    from routellm.evaluation.scoring import RouterRecipe
+    from routellm_router_mf.checkpoint import DEFAULT_CHECKPOINT
+    from routellm_router_mf.router import MFRouter
+
+    folder = tmp_path / "ck"
+    shutil.copytree(DEFAULT_CHECKPOINT, folder)
+    before = RouterRecipe("mf", MFRouter, {"checkpoint_path": str(folder)}).fingerprint
+    assert before["token"] and before["token"] == MFRouter.cache_token(MFRouter.Config(checkpoint_path=str(folder)))
+    config = folder / "config.json"
+    config.write_text(config.read_text().replace("{", '{"retrained": 1, ', 1))
+    after = RouterRecipe("mf", MFRouter, {"checkpoint_path": str(folder)}).fingerprint
+    assert after["token"] != before["token"] and after["config"] == before["config"]
+    assert MFRouter.cache_token(MFRouter.Config(checkpoint_path="owner/hub-repo")) == ""

@@ -55,7 +55,12 @@ def fingerprint(name: str, router_class: type[Router], config: msgspec.Struct) -
             version = spec.version or ""
     except Exception:  # pragma: no cover - fingerprinting must not fail on a broken registry
         pass
+    fields = {}
+    token = router_class.cache_token(config) if hasattr(router_class, "cache_token") else ""
+    if token:  # only when a router has one, so the keys of routers without one stay as they were
+        fields["token"] = token
     return {
+        **fields,
         "router": name,
         "class": f"{router_class.__module__}.{router_class.__qualname__}",
         "version": version,

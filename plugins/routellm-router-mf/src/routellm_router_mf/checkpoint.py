@@ -12,6 +12,7 @@ training metadata.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -103,6 +104,21 @@ def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
     from routellm.checkpoints import resolve_checkpoint as resolve
 
     return resolve(path, owner="router 'mf'", revision=revision, allow_patterns=HUB_FILES)
+
+
+def local_checkpoint_digest(path: str) -> str:
+    """sha256 of a packaged or local checkpoint folder's config and weights ("" for a Hub id, whose
+    ``revision`` option identifies it); no download, no model loading."""
+    local = Path(path).expanduser()
+    folder = local if local.is_dir() else PACKAGED_DIR / path if path in PACKAGED else None
+    if folder is None or not folder.is_dir():
+        return ""
+    digest = hashlib.sha256()
+    for name in ("config.json", "model.safetensors"):
+        file = folder / name
+        if file.is_file():
+            digest.update(name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
 
 
 def load_checkpoint(folder: Path) -> tuple[MFConfig, MFWeights]:

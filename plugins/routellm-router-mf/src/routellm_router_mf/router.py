@@ -122,6 +122,14 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
             cache[models] = [find_model(names, m, where=where, aliases=aliases) for m in models]
         return cache[models]
 
+    @classmethod
+    def cache_token(cls, config: Any) -> str:
+        """A digest of the packaged or local checkpoint's files: a retrained checkpoint at the same path
+        gets new cache keys."""
+        from routellm_router_mf.checkpoint import local_checkpoint_digest
+
+        return local_checkpoint_digest(config.checkpoint_path)
+
     def training_prompt_hashes(self) -> frozenset[str] | None:
         """The training prompts recorded in the checkpoint folder (``training_prompts.json``), if any."""
         from routellm.training_overlap import load_training_hashes
