@@ -7,7 +7,7 @@ players (i, j), the weighted number of battles ``total`` and the weighted score 
 Newton steps, for a whole batch of weightings (one per prompt) at once.
 
 Strengths ``theta`` are in natural-log units: ``P(i beats j) = sigmoid(theta_i - theta_j)``; the
-seed's Elo ratings are ``400 * theta / ln 10 + 1000``.
+RouteLLM's Elo ratings are ``400 * theta / ln 10 + 1000``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ def compute_tiers(ratings: Mapping[str, float], num_tiers: int) -> dict[str, int
     """Split models, sorted by rating (best first), into contiguous tiers ``0..k-1`` (0 = best).
 
     The split minimises the sum over tiers of the population variance of the tier's ratings (the
-    seed's dynamic programme, with its tie-breaking: the earliest split point wins). With fewer
+    RouteLLM's dynamic programme, with its tie-breaking: the earliest split point wins). With fewer
     models than ``num_tiers`` every model gets its own tier.
     """
     if num_tiers < 1:
