@@ -192,13 +192,16 @@ def _read_routerbench(root: Path, source: Source) -> Results:
     element of the ``prompt`` list, few-shot exemplars before it removed)."""
     import polars as pl
 
+    # The benchmark plugin's rule, so training prompts and evaluation prompts are cut alike.
+    from routellm_benchmark_routerbench import question
+
     frames = []
     for local in sorted(source.files):
         frame = pl.read_csv(root / local, infer_schema_length=0)
         models = [c for c in frame.columns if "|" not in c and c not in _ROUTERBENCH_META]
         frames.append(
             frame.select(
-                pl.col("prompt").map_elements(_routerbench_prompt, return_dtype=pl.String).alias("prompt"),
+                pl.col("prompt").map_elements(question, return_dtype=pl.String).alias("prompt"),
                 *(pl.col(m).cast(pl.Float64) for m in models),
             )
         )
@@ -207,18 +210,6 @@ def _read_routerbench(root: Path, source: Source) -> Results:
     return from_frame(pl.concat(frames, how="diagonal"), source.info())
 
 
-def _routerbench_prompt(cell: str) -> str:
-    try:
-        value = ast.literal_eval(cell)
-    except (ValueError, SyntaxError):
-        value = cell
-    text = str(value[-1]) if isinstance(value, list) and value else str(value)
-    # ARC and Winogrande prompts carry few-shot exemplars, each ending in "Answer:\n<letter>\n\n".
-    exemplars = list(_EXEMPLAR_END.finditer(text))
-    return (text[exemplars[-1].end() :] if exemplars else text).strip()
-
-
-_EXEMPLAR_END = re.compile(r"Answer:[ \t]*\n[A-Za-z0-9]{1,3}\n\n")
 
 
 def _from_dicts(text: dict[str, str], per_model: dict[str, dict[str, float]], info: SourceInfo) -> Results:
