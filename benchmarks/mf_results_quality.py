@@ -215,7 +215,7 @@ def main() -> None:
             blend = 0.5 * mf_cdf(score) + 0.5 * len_cdf(length)
             row[f"{bname}|blend"] = apgr(blend, sq, wq)
             row[f"{bname}|blend|ci"] = apgr_interval(blend, sq, wq, draws=1000)
-        results.setdefault("checkpoints", {})[folder] = row
+        results.setdefault("checkpoints", {})[folder + (f"|{pair_spec}" if pair_spec else "")] = row
         print(f"checkpoint {folder}: {row}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=float))

@@ -1,7 +1,7 @@
 """Distil a static (model2vec) embedder from a sentence-transformers encoder, offline, in one command.
 
     pip install 'routellm-embedder-static[distill]'
-    python -m routellm_embedder_static.distill --out DIR [--source FOLDER_OR_HUB_ID] [--pca-dims 256] [--dtype int8]
+    python -m routellm_embedder_static.distill --out DIR [--source FOLDER_OR_HUB_ID] [--pca-dims 128] [--dtype float16]
 
 model2vec's own recipe (``model2vec.distill.distill_from_model``): every vocabulary token goes through the
 encoder on its own and is mean-pooled, the vectors are reduced with PCA, and each is weighted by SIF (Zipf rank
@@ -23,8 +23,8 @@ from typing import Any
 from routellm.errors import ConfigError
 
 BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-PCA_DIMS = 256
-DTYPE = "int8"
+PCA_DIMS = 128
+DTYPE = "float16"
 SIF_COEFFICIENT = 1e-4
 DTYPES = ("float32", "float16", "int8")
 

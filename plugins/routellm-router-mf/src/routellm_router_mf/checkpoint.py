@@ -29,7 +29,8 @@ from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 PACKAGED_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = PACKAGED_DIR / "default"
 #: Other checkpoints shipped in this package, by ``checkpoint_path`` name (a local folder of that name wins).
-PACKAGED = ("default", "apache", "routerbench")
+#: The ``*static`` ones are the same recipes trained on the ``static`` embedder (routellm-embedder-static).
+PACKAGED = ("default", "apache", "routerbench", "static", "apache-static", "routerbench-static")
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"
@@ -96,7 +97,7 @@ def state_dict_keys(use_proj: bool) -> list[str]:
 
 def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
     """A local folder for ``path``: ``default`` (the packaged one) or another packaged name (``apache``,
-    ``routerbench``), a folder, or a Hugging Face Hub repo id."""
+    ``routerbench``, ``static``, ``apache-static``, ``routerbench-static``), a folder, or a Hugging Face Hub repo id."""
     if path == "default":
         return DEFAULT_CHECKPOINT
     if path in PACKAGED and not Path(path).expanduser().is_dir() and (PACKAGED_DIR / path / "config.json").is_file():
