@@ -377,7 +377,7 @@ def main_mf(args) -> None:
     up_port = free_port()
     python = sys.executable
     upstream = start(
-        [python, "-c", "import uvicorn; from routellm.testing import FakeUpstream; u = FakeUpstream(); u.record = False; "
+        [python, "-c", "import uvicorn; from pytest_routellm import FakeUpstream; u = FakeUpstream(); u.record = False; "
          f"uvicorn.run(u, host='127.0.0.1', port={up_port}, log_level='warning', access_log=False)"]
     )  # fmt: skip
     procs = [upstream]

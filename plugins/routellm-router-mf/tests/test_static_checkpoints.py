@@ -58,3 +58,20 @@ def test_missing_static_plugin_names_the_extra(monkeypatch):
     router = MFRouter(MFRouter.Config(checkpoint_path="static"))
     with pytest.raises(MissingDependencyError, match=r"pip install 'routellm-router-mf\[static\]'"):
         router.batch_calculate_win_rate(["x"])
+
+
+def test_local_config_switches_to_static_with_one_line(tmp_path):
+    """configs/local.yaml with its commented `checkpoint_path: static` line swapped in still loads and scores."""
+    from routellm.config import load_config
+    from routellm_router_mf.checkpoint import DEFAULT_CHECKPOINT
+
+    local = DEFAULT_CHECKPOINT.parents[5] / "configs" / "local.yaml"
+    text = local.read_text()
+    assert "# checkpoint_path: static" in text
+    switched = tmp_path / "local-static.yaml"
+    lines = [line for line in text.splitlines() if line.strip() != "checkpoint_path: default"]
+    switched.write_text("\n".join(line.replace("# checkpoint_path: static", "checkpoint_path: static") for line in lines))
+    router = load_config(switched).create_router("mf")
+    assert router.folder == PACKAGED_DIR / "static"
+    assert router.embedder.config.device == "auto" and router.embedder.dim == 128
+    assert 0.0 < router.calculate_strong_win_rate("Prove that there are infinitely many primes.") < 1.0

@@ -35,6 +35,9 @@ class StaticEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=Tr
     batch_size: int = 256
     revision: str | None = None
     cache_size: int = 4096
+    #: Accepted so that router configs written for the huggingface embedder (``device: auto``) keep working
+    #: when they switch to a static checkpoint; lookups always run on the CPU.
+    device: str = "auto"
 
 
 class StaticEmbedder(Embedder[StaticEmbedderConfig]):
