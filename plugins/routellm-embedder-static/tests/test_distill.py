@@ -11,7 +11,7 @@ pytest.importorskip("torch", reason="the [distill] extra (torch, transformers, s
 pytest.importorskip("transformers", reason="the [distill] extra is not installed")
 pytest.importorskip("skeletoken", reason="the [distill] extra is not installed")
 
-WORDS = "the a of to and in is it what how why who capital france paris bread bake math prove root two square".split()
+WORDS = ["the", "a", "of", "to", "and", "in", "is", "it", "what", "how", "why", "who", "capital", "france", "paris", "bread", "bake", "math", "prove", "root", "two", "square"]
 
 
 @pytest.fixture(scope="module")

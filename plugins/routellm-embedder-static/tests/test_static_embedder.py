@@ -83,7 +83,7 @@ def test_missing_model_folder_is_a_config_error(tmp_path):
 def test_folder_without_model_files_is_a_config_error(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     with pytest.raises(ConfigError, match=r"not a model2vec model folder \(missing model.safetensors, tokenizer.json\)"):
-        StaticEmbedder.from_config({"model": str(tmp_path)}).dim
+        _ = StaticEmbedder.from_config({"model": str(tmp_path)}).dim
 
 
 def test_corrupt_weights_are_a_config_error(tmp_path):
