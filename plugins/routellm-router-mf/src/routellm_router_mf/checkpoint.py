@@ -208,7 +208,8 @@ def save_checkpoint(folder: Path, config: MFConfig, weights: MFWeights, *, card:
         tensors["model_bias"] = weights.bias
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, str(folder / SAFETENSORS))
     data = msgspec.to_builtins(config)
-    (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    # NaN (e.g. a validation AUC with one class only) is not JSON: written as null so the folder loads.
+    (folder / "config.json").write_text(json.dumps(_nan_to_none(data), indent=2) + "\n", encoding="utf-8")
     if card is not None:
         (folder / "README.md").write_text(card, encoding="utf-8")
 
@@ -236,3 +237,13 @@ def find_model(names: list[str], wanted: str, *, where: str, aliases: dict[str, 
         f"{where}: model '{wanted}' is not in this checkpoint's model table "
         f"({'ambiguous loose match' if matches else 'no match'}); choose one of: {shown}"
     )
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(item) for item in value]
+    return value
