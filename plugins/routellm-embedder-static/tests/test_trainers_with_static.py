@@ -44,12 +44,13 @@ def test_train_mf_with_the_static_embedder(results_file, tmp_path):
     assert win[0] > win[1]
 
 
-def test_train_sw_ranking_with_the_static_embedder(results_file, tmp_path):
+def test_train_sw_ranking_with_the_static_embedder(results_file, tmp_path, shared_data):
     out = tmp_path / "sw"
     result = CliRunner().invoke(
         build_app(),
         ["train", "sw_ranking", "--results", str(results_file), "--out", str(out), "--embedder", "static",
-         "--strong-model", "big", "--weak-model", "tiny", "--num-tiers", "3", "--no-decontaminate"],
+         "--strong-model", "big", "--weak-model", "tiny", "--num-tiers", "3", "--benchmark", "mt_bench",
+         "--data-dir", str(shared_data)],
     )
     assert result.exit_code == 0, result.output + str(result.exception)
     assert json.loads((out / "config.json").read_text())["embedder"]["name"] == "static"
