@@ -60,8 +60,15 @@ class StaticEmbedder(Embedder[StaticEmbedderConfig]):
 
     @property
     def dim(self) -> int:
-        config = json.loads((self.path / "config.json").read_text())
-        hidden = config.get("hidden_dim")
+        return self._dim
+
+    @cached_property
+    def _dim(self) -> int:
+        """From the folder's config.json (no model load), else the loaded vectors."""
+        try:
+            hidden = json.loads((self.path / "config.json").read_text()).get("hidden_dim")
+        except (OSError, ValueError, AttributeError):
+            hidden = None
         return int(hidden) if hidden else int(self._model.dim)
 
     @property
