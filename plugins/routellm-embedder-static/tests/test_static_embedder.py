@@ -106,3 +106,28 @@ def test_packaged_model_records_its_distillation():
     assert len(record["base_model_weights_sha256"]) == 64
     card = (PACKAGED / "README.md").read_text()
     assert "Apache-2.0" in card and "all-MiniLM-L6-v2" in card
+
+
+def test_unreachable_hub_id_is_a_config_error():
+    """A Hub id that cannot be fetched (the tests run with HF_HUB_OFFLINE=1) is one ConfigError naming it."""
+    with pytest.raises(ConfigError, match="someone/no-such-static-model"):
+        StaticEmbedder.from_config({"model": "someone/no-such-static-model"}).embed(["x"])
+
+
+def test_hub_id_snapshot_is_used(monkeypatch, tmp_path):
+    """A Hub id goes through routellm.checkpoints' resolver (model2vec's files only) and loads the snapshot."""
+    import routellm_embedder_static.embedder as module
+
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        shutil.copy(PACKAGED / name, tmp_path / name)
+    seen = {}
+
+    def fake_resolve(ref, **kwargs):
+        seen.update(ref=ref, **kwargs)
+        return tmp_path
+
+    monkeypatch.setattr(module, "resolve_checkpoint", fake_resolve)
+    embedder = StaticEmbedder.from_config({"model": "someone/static-model", "revision": "abc123", "cache_size": 0})
+    np.testing.assert_array_equal(embedder.embed(TEXTS[:2]), StaticEmbedder.from_config({"cache_size": 0}).embed(TEXTS[:2]))
+    assert seen["ref"] == "someone/static-model" and seen["revision"] == "abc123"
+    assert set(seen["allow_patterns"]) >= {"config.json", "model.safetensors", "tokenizer.json"}
