@@ -90,8 +90,8 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
                 from routellm.extras import MissingDependencyError
 
                 raise MissingDependencyError(
-                    f"router 'mf': checkpoint {self.folder} embeds prompts with the '{name}' embedder, which is not "
-                    f"installed: pip install '{EMBEDDER_EXTRAS[name]}'"
+                    f"router 'mf' (checkpoint {self.folder}): the '{name}' embedder is not installed: "
+                    f"pip install '{EMBEDDER_EXTRAS[name]}'"
                 )
             embedder = registry.create_embedder(name, options)
         if embedder.dim != self.checkpoint.text_dim:
