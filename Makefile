@@ -8,8 +8,12 @@ CONFIG ?= configs/local.yaml
 ROUTERS ?= mf random
 PORT ?= 6060
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
-# Each plugin editable, with its [train] extra where it has one (the dev workspace has everything).
-EDITABLE := $(foreach p,$(PLUGINS:/=),-e "$(p)$(if $(shell grep -s '^train = ' $(p)/pyproject.toml),[train])")
+# Each plugin editable, with its [train] and [distill] extras where it has them (the dev workspace has everything).
+empty :=
+space := $(empty) $(empty)
+comma := ,
+extras = $(subst $(space),$(comma),$(strip $(foreach x,train distill,$(if $(shell grep -s '^$(x) = ' $(1)/pyproject.toml),$(x)))))
+EDITABLE := $(foreach p,$(PLUGINS:/=),-e "$(p)$(if $(call extras,$(p)),[$(call extras,$(p))])")
 STAMP := $(VENV)/.installed
 
 .PHONY: install serve test lint lock bench clean

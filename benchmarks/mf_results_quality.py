@@ -9,6 +9,9 @@ length (longer prompt → strong) and the rank average of mf with length.
     ROUTELLM_DATA_DIR=../shared/data ROUTELLM_CACHE_DIR=.cache/routellm nice -n 5 \\
         .venv/bin/python benchmarks/mf_results_quality.py [--configs default,loso] [--seeds 3]
 
+``--embedder static`` (with ``-E model=DIR``) or ``-E backend=torch`` compare prompt encoders on the same recipes
+(``--configs recipes``: the three shipped checkpoints' source sets).
+
 Writes ``results/mf_results_quality.json``.
 """
 
@@ -81,7 +84,10 @@ def load_benchmarks():
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configs", default="main", help="comma list: main, loso, options, all")
+    parser.add_argument("--configs", default="main", help="comma list: main, recipes, loso, options, all")
+    parser.add_argument("--embedder", default="huggingface", help="embedder name (see `routellm plugins`)")
+    parser.add_argument("-E", "--embedder-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="embedder option (JSON values parsed), e.g. -E backend=torch or -E model=DIR")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("results/mf_results_quality.json"))
     parser.add_argument("--embed-only", action="store_true")
@@ -96,7 +102,15 @@ def main() -> None:
 
     t0 = time.time()
     bench = load_benchmarks()
-    emb, cache, recorded = cached_embedder("huggingface", {"num_threads": 2})
+    options = {"num_threads": 2} if args.embedder == "huggingface" else {}
+    for item in args.embedder_option:
+        key, _, value = item.partition("=")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    emb, cache, recorded = cached_embedder(args.embedder, options)
+    print(f"embedder: {recorded} (cache {cache.folder})", flush=True)
     extras = []
     for folder in args.extra_cache or []:
         # Vectors embedded by other processes (same embedder) are taken from their cache folders first.
@@ -170,7 +184,8 @@ def main() -> None:
         baselines[name] = {"length": apgr(length, sq, wq), "length_ci": apgr_interval(length, sq, wq)}
         print(f"{name}: length APGR {baselines[name]['length']:.3f} {baselines[name]['length_ci']}", flush=True)
 
-    results = {"baselines": baselines, "decontamination": report.counts, "benchmarks": evaluated, "configs": {}}
+    results = {"embedder": recorded, "baselines": baselines, "decontamination": report.counts, "benchmarks": evaluated,
+               "configs": {}}
     for folder in args.checkpoint or []:
         # A trained folder (e.g. the shipped default), scored exactly as the router scores it.
         from routellm_router_mf.checkpoint import find_model, load_checkpoint
@@ -200,7 +215,7 @@ def main() -> None:
             blend = 0.5 * mf_cdf(score) + 0.5 * len_cdf(length)
             row[f"{bname}|blend"] = apgr(blend, sq, wq)
             row[f"{bname}|blend|ci"] = apgr_interval(blend, sq, wq, draws=1000)
-        results.setdefault("checkpoints", {})[folder] = row
+        results.setdefault("checkpoints", {})[folder + (f"|{pair_spec}" if pair_spec else "")] = row
         print(f"checkpoint {folder}: {row}", flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1, default=float))
@@ -213,6 +228,11 @@ def main() -> None:
         configs["all5+len"] = (all_sources, {"features": ["log_chars"]}, {})
         configs["rb+gsm+ra"] = (["routerbench", "gsm8k_train_7b", "routerarena"], {}, {})
         configs["no_alpaca"] = ([s for s in all_sources if s != "alpaca_eval_mixtral"], {}, {})
+        configs["apache"] = ([s for s in ("routerarena", "mmlu_pro", "alpaca_eval_mixtral") if s in tables], {}, {})
+        configs["routerbench"] = (["routerbench"], {}, {})
+    if "recipes" in wanted:
+        # The shipped checkpoints' recipes (docs/routers/mf.md commands (1), (2), (3)).
+        configs["all5"] = (all_sources, {}, {})
         configs["apache"] = ([s for s in ("routerarena", "mmlu_pro", "alpaca_eval_mixtral") if s in tables], {}, {})
         configs["routerbench"] = (["routerbench"], {}, {})
     if wanted & {"options", "all"}:
@@ -229,7 +249,7 @@ def main() -> None:
     if wanted & {"loso", "all"}:
         for left in all_sources:
             configs[f"all5 - {left}"] = ([s for s in all_sources if s != left], {}, {})
-    for spec in wanted - {"main", "options", "loso", "merged", "all"}:
+    for spec in wanted - {"main", "recipes", "options", "loso", "merged", "all"}:
         # custom: "src1+src2[@opt=val...]"
         head, _, opts = spec.partition("@")
         extra = dict(o.split("=") for o in opts.split("/") if o)

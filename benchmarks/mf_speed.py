@@ -11,7 +11,12 @@ with all-MiniLM-L6-v2, one config line apart:
 * ``onnx``: the same model exported to ONNX Runtime, graph fused and optimised, float32;
 * ``onnx-int8``: that graph with static int8 MatMuls (the default ``backend``);
 * ``onnx-int8-len128``: ``onnx-int8`` with ``max_length: 128`` (the length all-MiniLM-L6-v2 was trained at);
-* ``torch-len128``: ``torch`` with ``max_length: 128``.
+* ``torch-len128``: ``torch`` with ``max_length: 128``;
+* ``static``: the ``static`` embedder (model2vec token lookup, distilled from all-MiniLM-L6-v2) with the mf
+  checkpoint trained on it (``--static-checkpoint``; another embedding space, so its win rates differ from the
+  MiniLM checkpoint's by more than a backend's).
+
+The MiniLM variants score the MiniLM checkpoint (``--minilm-checkpoint``).
 
 Writes ``results/mf_speed.json``.
 """
@@ -43,7 +48,8 @@ def prompt_sets(root: Path, n: int) -> dict[str, list[str]]:
     return {"gsm8k": gsm, "mt_bench": mt, "alpaca": alpaca}
 
 
-VARIANTS = {
+VARIANTS: dict[str, dict] = {
+    "static": {"name": "static"},
     "torch": {"backend": "torch"},
     "onnx": {"backend": "onnx"},
     "onnx-int8": {"backend": "onnx-int8"},
@@ -52,9 +58,10 @@ VARIANTS = {
 }
 
 
-def make_router(variant: str) -> MFRouter:
+def make_router(variant: str, checkpoints: dict[str, str]) -> MFRouter:
     embedder: dict = {"cache_size": 0, "batch_size": BATCH, **VARIANTS[variant]}
-    router = MFRouter(MFRouter.Config(checkpoint_path="default", embedder=embedder))
+    checkpoint = checkpoints["static" if variant == "static" else "minilm"]
+    router = MFRouter(MFRouter.Config(checkpoint_path=checkpoint, embedder=embedder))
     router.calculate_strong_win_rate("warm up")  # load the model (export it on first use)
     return router
 
@@ -70,13 +77,16 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=60, help="prompts timed one by one per round")
     parser.add_argument("--variants", nargs="*", default=["torch", "onnx", "onnx-int8", "onnx-int8-len128"])
     parser.add_argument("--out", type=Path, default=Path("results/mf_speed.json"))
+    parser.add_argument("--minilm-checkpoint", default="default", help="mf checkpoint for the MiniLM variants")
+    parser.add_argument("--static-checkpoint", default="static", help="mf checkpoint for the static variant")
     args = parser.parse_args()
     root = data_dir()
     if root is None:
         raise SystemExit("set ROUTELLM_DATA_DIR to the shared data folder")
     sets = prompt_sets(root, args.prompts)
     default_threads = torch.get_num_threads()
-    routers = {v: make_router(v) for v in args.variants}
+    checkpoints = {"minilm": args.minilm_checkpoint, "static": args.static_checkpoint}
+    routers = {v: make_router(v, checkpoints) for v in args.variants}
     everything = [p for prompts in sets.values() for p in prompts]
     singles = [p for i, p in enumerate(everything) if i % max(1, len(everything) // args.single) == 0][: args.single]
 
@@ -122,6 +132,7 @@ def main() -> None:
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": default_threads, "processor": platform.processor(),
                     "load_average_end": os.getloadavg()},
         "batch_size": BATCH,
+        "checkpoints": checkpoints,
         "default_checkpoint_metrics": metrics,
         "variants": {},
     }

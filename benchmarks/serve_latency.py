@@ -12,8 +12,9 @@ through server - direct), and the best requests/s over several connection counts
     python benchmarks/serve_latency.py --models 4 11     # also serve a models: list of 4 and of 11 priced models
     python benchmarks/serve_latency.py --mf      # mf on distinct prompts: before/after issue 12, side by side
 
-``--mf`` starts one server per configuration in ``MF_SERVERS`` (the PyTorch encoder without batching, as
-before issue 12; the defaults after it: ``onnx-int8``, batching off; each with micro-batching on), sends each request a new ~60-word prompt (so the prompt cache
+``--mf`` starts one server per configuration in ``MF_SERVERS`` (the MiniLM checkpoint on the ``onnx-int8``
+encoder, the default before the static embedder; the checkpoint trained on the ``static`` embedder; each also
+with micro-batching on), sends each request a new ~60-word prompt (so the prompt cache
 never hits), and reports requests/s at 1, 4, 16 and 64 connections, the latency added at 1 connection,
 the cache-hit path (one repeated prompt) and each server's resident memory. Writes ``results/serve_mf.json``.
 
@@ -208,6 +209,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "serve_latency.json")
     parser.add_argument("--mf", action="store_true", help="mf on distinct prompts, before/after (see above).")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16, 64], help="With --mf.")
+    parser.add_argument("--mf-minilm-checkpoint", default="default", help="With --mf: the MiniLM checkpoint.")
+    parser.add_argument("--mf-static-checkpoint", default="static", help="With --mf: the static checkpoint.")
     args = parser.parse_args()
     if args.mf:
         return main_mf(args)
@@ -320,12 +323,13 @@ def main() -> None:
 
 WORDS = ["explain", "the", "difference", "between", "a", "compiler", "and", "an", "interpreter", "with", "examples", "from", "python", "rust", "java", "write", "a", "short", "story", "about", "a", "robot", "learning", "to", "paint", "then", "summarise", "it", "prove", "that", "every", "prime", "greater", "than", "two", "is", "odd", "list", "three", "ways", "to", "reduce", "memory", "usage", "in", "a", "web", "server", "describe", "how", "photosynthesis", "works", "for", "a", "child", "translate", "this", "sentence", "into", "french", "and", "german", "what", "are", "the", "causes", "of", "inflation", "compare", "sorting", "algorithms", "design", "a", "database", "schema", "for", "a", "library", "give", "me", "a", "recipe", "for", "bread", "plan", "a", "trip", "to", "japan", "in", "spring"]
 
-#: name -> (embedder options for mf, server.batching section)
+#: name -> (mf checkpoint, embedder options for mf, server.batching section). The MiniLM checkpoint is
+#: ``--mf-minilm-checkpoint``, the static one ``--mf-static-checkpoint``.
 MF_SERVERS = {
-    "before (torch, no batching)": ({"backend": "torch"}, {"enabled": False}),
-    "torch + batching": ({"backend": "torch"}, {"enabled": True}),
-    "after (defaults: onnx-int8)": ({}, {}),
-    "onnx-int8 + batching": ({}, {"enabled": True}),
+    "MiniLM onnx-int8 (before)": ("minilm", {}, {}),
+    "MiniLM onnx-int8 + batching": ("minilm", {}, {"enabled": True}),
+    "static (after)": ("static", {}, {}),
+    "static + batching": ("static", {}, {"enabled": True}),
 }
 
 
@@ -373,7 +377,7 @@ def main_mf(args) -> None:
     up_port = free_port()
     python = sys.executable
     upstream = start(
-        [python, "-c", "import uvicorn; from routellm.testing import FakeUpstream; u = FakeUpstream(); u.record = False; "
+        [python, "-c", "import uvicorn; from pytest_routellm import FakeUpstream; u = FakeUpstream(); u.record = False; "
          f"uvicorn.run(u, host='127.0.0.1', port={up_port}, log_level='warning', access_log=False)"]
     )  # fmt: skip
     procs = [upstream]
@@ -381,11 +385,12 @@ def main_mf(args) -> None:
     targets: dict[str, tuple[int, object, subprocess.Popen]] = {
         "direct": (up_port, request_bytes(up_port, "/v1/chat/completions", "gpt-4-1106-preview"), upstream)
     }
-    for i, (name, (embedder, batching)) in enumerate(MF_SERVERS.items()):
+    checkpoints = {"minilm": args.mf_minilm_checkpoint, "static": args.mf_static_checkpoint}
+    for i, (name, (checkpoint, embedder, batching)) in enumerate(MF_SERVERS.items()):
         port = free_port()
         config = folder / f"server{i}.yaml"
         config.write_text(yaml.safe_dump({
-            "routers": {"mf": {"embedder": embedder}},
+            "routers": {"mf": {"checkpoint_path": checkpoints[checkpoint], "embedder": embedder}},
             "server": {"batching": batching},
         }))  # fmt: skip
         server = start(
@@ -424,6 +429,7 @@ def main_mf(args) -> None:
         return statistics.median(r[key] for r in runs[name][connections])
 
     summary = {"cpu_count": os.cpu_count(), "load_average_end": os.getloadavg(), "rounds": args.rounds,
+               "checkpoints": checkpoints,
                "seconds": args.seconds, "servers": {}}
     for name in targets:
         entry: dict = {"rss_mib": memory[name]}

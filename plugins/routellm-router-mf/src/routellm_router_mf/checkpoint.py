@@ -29,7 +29,8 @@ from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 PACKAGED_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = PACKAGED_DIR / "default"
 #: Other checkpoints shipped in this package, by ``checkpoint_path`` name (a local folder of that name wins).
-PACKAGED = ("default", "apache", "routerbench")
+#: The ``*static`` ones are the same recipes trained on the ``static`` embedder (routellm-embedder-static).
+PACKAGED = ("default", "apache", "routerbench", "static", "apache-static", "routerbench-static")
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"
@@ -96,7 +97,7 @@ def state_dict_keys(use_proj: bool) -> list[str]:
 
 def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
     """A local folder for ``path``: ``default`` (the packaged one) or another packaged name (``apache``,
-    ``routerbench``), a folder, or a Hugging Face Hub repo id."""
+    ``routerbench``, ``static``, ``apache-static``, ``routerbench-static``), a folder, or a Hugging Face Hub repo id."""
     if path == "default":
         return DEFAULT_CHECKPOINT
     if path in PACKAGED and not Path(path).expanduser().is_dir() and (PACKAGED_DIR / path / "config.json").is_file():
@@ -207,7 +208,8 @@ def save_checkpoint(folder: Path, config: MFConfig, weights: MFWeights, *, card:
         tensors["model_bias"] = weights.bias
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, str(folder / SAFETENSORS))
     data = msgspec.to_builtins(config)
-    (folder / "config.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    # NaN (e.g. a validation AUC with one class only) is not JSON: written as null so the folder loads.
+    (folder / "config.json").write_text(json.dumps(_nan_to_none(data), indent=2) + "\n", encoding="utf-8")
     if card is not None:
         (folder / "README.md").write_text(card, encoding="utf-8")
 
@@ -235,3 +237,13 @@ def find_model(names: list[str], wanted: str, *, where: str, aliases: dict[str, 
         f"{where}: model '{wanted}' is not in this checkpoint's model table "
         f"({'ambiguous loose match' if matches else 'no match'}); choose one of: {shown}"
     )
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(item) for item in value]
+    return value

@@ -16,6 +16,12 @@ from routellm.router import Router
 from routellm_router_mf.checkpoint import MFConfig, find_model, load_checkpoint, resolve_checkpoint
 from routellm_router_mf.scoring import model_logits, pair_direction, prompt_matrix, sigmoid
 
+#: The extra of this distribution that installs each embedder plugin a checkpoint may record.
+EMBEDDER_EXTRAS = {
+    "static": "routellm-router-mf[static]",
+    "openai": "routellm-router-mf[openai]",
+    "huggingface": "routellm-embedder-huggingface",
+}
 #: The embedder RouteLLM's published checkpoints were trained with.
 ROUTELLM_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-3-small"}
 
@@ -79,7 +85,15 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
             from routellm.registry import get_registry
 
             name, options = embedder_section(self.checkpoint, self.config.embedder)
-            embedder = get_registry().create_embedder(name, options)
+            registry = get_registry()
+            if name in EMBEDDER_EXTRAS and name not in registry.embedders:
+                from routellm.extras import MissingDependencyError
+
+                raise MissingDependencyError(
+                    f"router 'mf' (checkpoint {self.folder}): the '{name}' embedder is not installed: "
+                    f"pip install '{EMBEDDER_EXTRAS[name]}'"
+                )
+            embedder = registry.create_embedder(name, options)
         if embedder.dim != self.checkpoint.text_dim:
             raise ConfigError(
                 f"router 'mf': the embedder gives {embedder.dim}-d vectors but checkpoint {self.folder} "
