@@ -55,7 +55,7 @@ def split_spec(spec: str) -> tuple[str, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sw-ranking", action="append", default=[], help="trained sw_ranking folder, DIR or DIR|STRONG,WEAK")
     parser.add_argument("--bert", action="append", default=[], help="trained bert folder")
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
@@ -93,14 +93,14 @@ def main() -> None:
     length = registry.create_router("length", {})
     report("length", {b: metrics([length.batch_calculate_win_rate(p)], sq, wq) for b, (p, sq, wq) in bench.items()})
 
+    from routellm_router_sw_ranking.router import SWRankingRouter
     from routellm_train.embedding_cache import cache_for
 
     for spec in args.sw_ranking:
         folder, pair = split_spec(spec)
         t = time.perf_counter()
-        router = registry.create_router("sw_ranking", {"checkpoint_path": folder, **pair})
-        data = router.data
-        cache = cache_for(data.embedder.get("name", "huggingface"), router.embedder)
+        router = SWRankingRouter.from_config({"checkpoint_path": folder, **pair})
+        cache = cache_for(router.data.embedder.get("name", "huggingface"), router.embedder)
         row: dict = {"kind": "sw_ranking", "folder": folder, "pair": [router.strong_model, router.weak_model], "seconds": {}}
         row["load_seconds"] = time.perf_counter() - t
         for b, (prompts, sq, wq) in bench.items():
