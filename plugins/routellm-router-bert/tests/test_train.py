@@ -132,3 +132,33 @@ def test_minilm_router_beats_chance_on_held_out_prompts(tmp_path, minilm_path, b
     null = [weighted_auc(rng.permutation(scores), strong, other) for _ in range(1000)]
     assert auc > np.percentile(null, 95), (auc, np.percentile(null, 95))
     assert auc == pytest.approx(report.fit.best.metrics["val_auc"], abs=1e-3)
+
+
+def test_cli_trains_on_results_with_synonyms_merged(tmp_path, shared_data):
+    """`--results` with `--same-model`: a synonym's results join the strong model's battles; the folder records
+    the training prompts' hashes and the sources."""
+    from routellm.prompt_hashes import TRAINING_PROMPTS_FILE, prompt_hash
+
+    base = save_tiny_bert(tmp_path / "base", head=False)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    pl.DataFrame({"prompt": HARD, "gpt-4-1106-preview": [1] * 10, "mixtral": [0] * 10}).write_csv(first)
+    pl.DataFrame({"prompt": EASY, "gpt4_1106_preview": [1] * 10, "mixtral": [1] * 10}).write_csv(second)
+    out = tmp_path / "ckpt"
+    result = CliRunner().invoke(
+        build_app(),
+        [
+            "train", "bert", "--results", str(first), "--results", str(second), "--base", str(base), "--out", str(out),
+            "--strong-model", "gpt-4-1106-preview", "--weak-model", "mixtral",
+            "--same-model", "gpt4_1106_preview=gpt-4-1106-preview", "--near-duplicate", "0",
+            "--benchmark", "mt_bench", "--data-dir", str(shared_data),
+            "--epochs", "1", "--val-fraction", "0.25", "--max-length", "16", "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output + str(result.exception)
+    report = json.loads((out / "routellm_training.json").read_text())
+    assert report["battles_used"] == 20 and report["label_counts"] == {"strong_wins": 10, "tie": 10, "weak_wins": 0}
+    hashes = json.loads((out / TRAINING_PROMPTS_FILE).read_text())["hashes"]
+    assert prompt_hash(EASY[0]) in hashes and len(hashes) == 20
+    record = json.loads((out / "training_sources.json").read_text())
+    assert record["same_model"] == ["gpt4_1106_preview=gpt-4-1106-preview"]
+    assert [s["name"] for s in record["sources"]] == ["first.csv", "second.csv"]

@@ -151,3 +151,25 @@ def test_named_sources_have_no_exact_overlap_with_benchmark_files(data_root):
     for name in ("routerarena", "gsm8k_train_7b"):
         t = SOURCES[name].load(data_dir=data_root)
         assert not prefix_matches(t.prompts, gsm_test + mt).any(), name
+
+
+def test_results_battles_merge_synonyms_and_skip_embedding_without_threshold(tmp_path, monkeypatch):
+    """`same_model` renames a synonym in every battle; with no near-duplicate threshold nothing is embedded."""
+    import routellm_train.results as results_module
+
+    def no_embedder(*args, **kwargs):
+        raise AssertionError("the prefix-only test must not build an embedder")
+
+    monkeypatch.setattr(results_module, "default_embed", no_embedder)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    pl.DataFrame({"prompt": ["p1", "p2"], "gpt4_1106_preview": [1, 0], "mix": [0, 0]}).write_csv(first)
+    pl.DataFrame({"prompt": ["p3"], "gpt-4-1106-preview": [1], "mix": [1]}).write_csv(second)
+    battles, tables, report = results_module.results_battles(
+        [str(first), str(second)], benchmarks=[], same_model={"gpt4_1106_preview": "gpt-4-1106-preview"},
+        threshold=None, echo=None,
+    )
+    assert [t.info.name for t in tables] == ["first.csv", "second.csv"]
+    assert report.counts["first.csv"]["kept"] == 2
+    names = set(battles["model_a"]) | set(battles["model_b"])
+    assert names == {"gpt-4-1106-preview", "mix"}
+    assert battles["winner"].to_list() == ["model_a", "tie", "tie"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -35,6 +36,22 @@ def train_bert_command(
         ),
     ] = None,
     data_dir: Annotated[str | None, typer.Option(help="Local data folder for named sources and benchmarks.")] = None,
+    benchmark: Annotated[
+        list[str] | None,
+        typer.Option("--benchmark", help="With --results: decontaminate against these benchmarks (default: all installed)."),
+    ] = None,
+    same_model: Annotated[
+        list[str] | None,
+        typer.Option("--same-model", help="With --results: NAME=MODEL, results under NAME are MODEL's (true synonyms only)."),
+    ] = None,
+    near_duplicate: Annotated[
+        float,
+        typer.Option(help="With --results: also drop prompts this close (MiniLM cosine) to a benchmark prompt; 0: prefix test only."),
+    ] = 0.95,
+    embedder_config: Annotated[
+        str | None,
+        typer.Option(help='With --results: options of the huggingface embedder for the near-duplicate test, as JSON, e.g. \'{"backend": "torch"}\'.'),
+    ] = None,
     strong_model: StrongModelOption = None,
     weak_model: WeakModelOption = None,
     epochs: EpochsOption = 8,
@@ -63,9 +80,24 @@ def train_bert_command(
     if results:
         from routellm_train.results import results_battles
 
-        source, tables, report = results_battles(list(results), data_dir=data_dir, echo=typer.echo)
         if strong_model is None:
             raise ConfigError("with --results, name the strong model (--strong-model), e.g. gpt-4-1106-preview")
+        synonyms: dict[str, str] = {}
+        for pair in same_model or []:
+            name, sep, model = pair.partition("=")
+            if not (sep and name and model):
+                raise ConfigError(f"--same-model expects NAME=MODEL, got '{pair}'")
+            synonyms[name] = model
+        try:
+            embedder_options = json.loads(embedder_config) if embedder_config else {}
+        except ValueError as exc:
+            raise ConfigError(f"--embedder-config is not valid JSON: {exc}") from None
+        if not isinstance(embedder_options, dict):
+            raise ConfigError("--embedder-config must be a JSON object of embedder options")
+        source, tables, report = results_battles(
+            list(results), data_dir=data_dir, benchmarks=benchmark, same_model=synonyms, threshold=near_duplicate or None,
+            embedder_options=embedder_options, echo=typer.echo,
+        )
 
     options = BertTrainOptions(
         strong_model=strong_model,
@@ -88,12 +120,11 @@ def train_bert_command(
     assert source is not None  # --battles or --results, checked above
     trained = train_bert(source, base, out, options)
     if tables is not None:
-        import json
-
         from routellm_train.results import sources_record, write_training_prompts
 
         write_training_prompts(out, [p for t in tables for p in t.prompts])
-        (Path(out) / "training_sources.json").write_text(json.dumps({"results": list(results or []), "sources": sources_record(tables, report)}, indent=1) + "\n")
+        record = {"results": list(results or []), "same_model": list(same_model or []), "sources": sources_record(tables, report)}
+        (Path(out) / "training_sources.json").write_text(json.dumps(record, indent=1) + "\n")
     report = trained
     best = report.fit.best
     shown = " ".join(f"{k}={v:.4f}" for k, v in best.metrics.items())

@@ -246,13 +246,14 @@ def write_training_prompts(folder: str | Path, prompts: list[str] | tuple[str, .
     return path
 
 
-def default_embed(echo: Any = print) -> Any:
-    """Prompts → vectors with the default local encoder (all-MiniLM-L6-v2) behind the on-disk embedding
-    cache (``<routellm cache>/embeddings``): the embedder the decontamination threshold was set for."""
+def default_embed(echo: Any = print, options: dict[str, Any] | None = None) -> Any:
+    """Prompts → vectors with the default local encoder (all-MiniLM-L6-v2; ``options``: its embedder
+    options, e.g. ``{"backend": "torch"}``) behind the on-disk embedding cache (``<routellm cache>/embeddings``):
+    the embedder the decontamination threshold was set for."""
     from routellm.registry import get_registry
     from routellm_train.embedding_cache import cache_for
 
-    cache = cache_for("huggingface", get_registry().create_embedder("huggingface", {}))
+    cache = cache_for("huggingface", get_registry().create_embedder("huggingface", dict(options or {})))
     return lambda texts: cache.embed(texts, echo=echo)
 
 
@@ -262,14 +263,31 @@ def _builtins(config: Any) -> dict[str, Any]:
     return dict(msgspec.to_builtins(config))
 
 
+def rename_models(battles: pl.DataFrame, same_model: dict[str, str] | None) -> pl.DataFrame:
+    """Battles with each ``NAME`` of ``same_model`` (``{NAME: MODEL}``, true synonyms only) replaced by ``MODEL``."""
+    import polars as pl
+
+    if not same_model:
+        return battles
+    return battles.with_columns(pl.col("model_a").replace(same_model), pl.col("model_b").replace(same_model))
+
+
 def results_battles(
     specs: list[str],
     *,
     data_dir: str | Path | None = None,
     benchmarks: list[str] | None = None,
+    same_model: dict[str, str] | None = None,
+    threshold: float | None = 0.95,
+    embedder_options: dict[str, Any] | None = None,
     echo: Any = print,
 ) -> tuple[pl.DataFrame, list[Results], Any]:
-    """For battle trainers: load and decontaminate ``specs``, then turn them into battles
-    (:func:`results_to_battles`). Returns the battles, the kept tables and the decontamination report."""
-    tables, report = prepare_results(specs, embed=default_embed(echo), data_dir=data_dir, benchmarks=benchmarks, echo=echo)
-    return results_to_battles(tables), tables, report
+    """For battle trainers: load and decontaminate ``specs`` (near-duplicates at cosine ``threshold`` with
+    the default embedder and ``embedder_options``; ``None``: prefix test only), then turn them into battles
+    (:func:`results_to_battles`) with ``same_model`` synonyms merged. Returns the battles, the kept tables
+    and the decontamination report."""
+    embed = default_embed(echo, embedder_options) if threshold else None
+    tables, report = prepare_results(
+        specs, embed=embed, data_dir=data_dir, benchmarks=benchmarks, threshold=threshold or None, echo=echo
+    )
+    return rename_models(results_to_battles(tables), same_model), tables, report
