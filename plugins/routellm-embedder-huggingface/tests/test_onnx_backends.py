@@ -159,7 +159,7 @@ def test_onnx_file_builds_without_torch_and_matches_the_torch_export(tiny_bert_o
     assert built.returncode == 0, built.stderr[-2000:]
     assert [Path(line).name for line in built.stdout.split()] == ["model.onnx", "model_int8.onnx"]
     embedders = {backend: make(tiny_bert_onnx, backend, tmp_path) for backend in ("onnx", "onnx-int8")}
-    for backend, embedder in embedders.items():  # the graphs built without torch (nothing is built again here)
+    for embedder in embedders.values():  # the graphs built without torch (nothing is built again here)
         assert embedder.onnx_path.parent == onnx_export.export_dir(tiny_bert_onnx, tmp_path)
         assert str(embedder.onnx_path) in built.stdout
     np.testing.assert_allclose(embedders["onnx"].embed(TEXTS), tiny_exports[1]["onnx"].embed(TEXTS), atol=1e-4)
