@@ -278,7 +278,11 @@ def _quantise_static(fp32: Path, model_dir: Path, out: Path, max_length: int) ->
 
     shaped = out.with_name("shaped.onnx")
     with contextlib.chdir(out.parent):  # on failure it leaves a temporary model in the working directory
-        quant_pre_process(str(fp32), str(shaped), skip_optimization=True)  # types of the fused ops' outputs
+        try:  # types of the fused ops' outputs
+            quant_pre_process(str(fp32), str(shaped), skip_optimization=True)
+        except Exception as exc:  # e.g. an unfused attention graph whose shapes it cannot follow: ONNX's inference
+            logger.info("symbolic shape inference failed (%s); using ONNX's shape inference", exc)
+            quant_pre_process(str(fp32), str(shaped), skip_optimization=True, skip_symbolic_shape=True)
     graph = onnx.load(str(shaped), load_external_data=False).graph
     producers = {name: node for node in graph.node for name in node.output}
     after_gelu = [
