@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from routellm.errors import ConfigError
 from routellm.extras import MissingDependencyError, importable
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,15 @@ def onnx_model(model_dir: Path, backend: str, cache: Path, max_length: int) -> P
             _atomic(fp32, lambda tmp: _export_optimised(model_dir, tmp))
     if backend == "onnx-int8":
         logger.info("quantising %s to static int8 (%s), once", fp32, target)
-        _atomic(target, lambda tmp: _quantise_static(fp32, model_dir, tmp, max_length))
+        try:
+            _atomic(target, lambda tmp: _quantise_static(fp32, model_dir, tmp, max_length))
+        except Exception as exc:  # e.g. an encoder graph traced with SDPA attention (transformers 5)
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            raise ConfigError(
+                f"embedder 'huggingface': cannot quantise the ONNX graph of {model_dir} to static int8 ({reason}); "
+                "use `backend: onnx` (float32)"
+                + (f", or a folder whose {ENCODER_ONNX} has eager attention" if encoder is not None else "")
+            ) from None
     return target
 
 
