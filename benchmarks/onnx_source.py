@@ -21,6 +21,7 @@ Writes results/onnx_source.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -157,6 +158,7 @@ def main() -> None:
             assert router.embedder.onnx_path == target
             win_rates[name] = router.batch_calculate_win_rate(texts)
             results["variants"][name]["ops"] = op_counts(int8)
+            results["variants"][name]["sha256"] = hashlib.sha256(int8.read_bytes()).hexdigest()[:16]
         for name in graphs:
             cosine = np.sum(embeddings[name] * embeddings["baseline"], axis=1)
             delta = np.abs(win_rates[name] - win_rates["baseline"])
