@@ -285,7 +285,8 @@ def main() -> None:
                     info["serving"] = "not served: the packaged model has no onnx/model.onnx, and torch is not installed"
                 else:
                     info["serving"] = first_request(venv, workdir, checkpoint=SERVED[name], model=model)
-                    info["serving"]["embedder_model"] = "local folder with onnx/model.onnx" if model else "packaged"
+                    if SERVED[name] == "default":
+                        info["serving"]["embedder_model"] = "local folder with onnx/model.onnx" if model else "packaged"
             results["scenarios"][name] = info
             print(f"{name:9} {info['packages']:4d} packages  {info['venv_bytes'] / 1e9:5.2f} GB", flush=True)
     finally:
