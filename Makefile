@@ -8,11 +8,11 @@ CONFIG ?= configs/local.yaml
 ROUTERS ?= mf random
 PORT ?= 6060
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
-# Each plugin editable, with its [train] and [distill] extras where it has them (the dev workspace has everything).
+# Each plugin editable, with its [train], [distill] and [torch] extras where it has them (the dev workspace has everything).
 empty :=
 space := $(empty) $(empty)
 comma := ,
-extras = $(subst $(space),$(comma),$(strip $(foreach x,train distill,$(if $(shell grep -s '^$(x) = ' $(1)/pyproject.toml),$(x)))))
+extras = $(subst $(space),$(comma),$(strip $(foreach x,train distill torch,$(if $(shell grep -s '^$(x) = ' $(1)/pyproject.toml),$(x)))))
 EDITABLE := $(foreach p,$(PLUGINS:/=),-e "$(p)$(if $(call extras,$(p)),[$(call extras,$(p))])")
 STAMP := $(VENV)/.installed
 

