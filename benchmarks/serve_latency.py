@@ -191,6 +191,17 @@ def tempfile_dir() -> str:
     return tempfile.mkdtemp(prefix="routellm-bench-")
 
 
+def stop(procs: list[subprocess.Popen]) -> None:
+    """Terminate the servers, killing any that have not exited within 10 s."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -291,13 +302,7 @@ def main() -> None:
                     best = result
             peak[name] = best
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
 
     def med(name: str, connections: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[name][connections])
@@ -417,13 +422,7 @@ def main_mf(args) -> None:
             hits[name] = {c: measure(port, same, c, args.seconds, proc.pid) for c in (1, 16)}
         memory = {name: rss_mib(proc.pid) for name, (_, _, proc) in targets.items()}
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(procs)
 
     def med(name: str, connections: int, key: str) -> float:
         return statistics.median(r[key] for r in runs[name][connections])

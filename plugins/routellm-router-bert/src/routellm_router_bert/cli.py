@@ -10,12 +10,16 @@ import typer
 
 from routellm_train.finetune import (
     BatchSizeOption,
+    BenchmarkOption,
+    DataDirOption,
     DeviceOption,
     EpochsOption,
     EvalEveryOption,
     FitOptions,
     LearningRateOption,
+    NearDuplicateOption,
     ProgressOption,
+    SameModelOption,
     StrongModelOption,
     WeakModelOption,
 )
@@ -35,19 +39,10 @@ def train_bert_command(
             "SOURCE:WEIGHT; repeatable); decontaminated, then every model pair on a prompt is a battle.",
         ),
     ] = None,
-    data_dir: Annotated[str | None, typer.Option(help="Local data folder for named sources and benchmarks.")] = None,
-    benchmark: Annotated[
-        list[str] | None,
-        typer.Option("--benchmark", help="With --results: decontaminate against these benchmarks (default: all installed)."),
-    ] = None,
-    same_model: Annotated[
-        list[str] | None,
-        typer.Option("--same-model", help="With --results: NAME=MODEL, results under NAME are MODEL's (true synonyms only)."),
-    ] = None,
-    near_duplicate: Annotated[
-        float,
-        typer.Option(help="With --results: also drop prompts this close (MiniLM cosine) to a benchmark prompt; 0: prefix test only."),
-    ] = 0.95,
+    data_dir: DataDirOption = None,
+    benchmark: BenchmarkOption = None,
+    same_model: SameModelOption = None,
+    near_duplicate: NearDuplicateOption = 0.95,
     embedder_config: Annotated[
         str | None,
         typer.Option(help='With --results: options of the huggingface embedder for the near-duplicate test, as JSON, e.g. \'{"backend": "torch"}\'.'),

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from routellm.errors import ConfigError
+from routellm_train.finetune import BenchmarkOption, DataDirOption, NearDuplicateOption, SameModelOption
 
 
 def parse_options(pairs: list[str], *, flag: str = "--embedder-option") -> dict[str, Any]:
@@ -42,25 +43,15 @@ def register(train: typer.Typer) -> None:
                 "Trains the multi-model mf.",
             ),
         ] = None,
-        data_dir: Annotated[
-            str | None, typer.Option(help="Local data folder for named sources and benchmarks (else $ROUTELLM_DATA_DIR, else download).")
-        ] = None,
-        same_model: Annotated[
-            list[str] | None,
-            typer.Option("--same-model", help="NAME=MODEL: results under NAME are MODEL's (true synonyms only); repeatable."),
-        ] = None,
-        benchmark: Annotated[
-            list[str] | None,
-            typer.Option("--benchmark", help="With --results: decontaminate against these benchmarks (default: every installed one)."),
-        ] = None,
+        data_dir: DataDirOption = None,
+        same_model: SameModelOption = None,
+        benchmark: BenchmarkOption = None,
         decontaminate: Annotated[
             bool, typer.Option(help="With --results: drop prompts matching a benchmark prompt before training.")
         ] = True,
         pairwise_weight: Annotated[float, typer.Option(help="With --results: weight of the pairwise loss.")] = 1.0,
         pointwise_weight: Annotated[float, typer.Option(help="With --results: weight of the pointwise loss.")] = 1.0,
-        near_duplicate: Annotated[
-            float, typer.Option(help="With --results: drop prompts this close (cosine) to a benchmark prompt; 0 disables.")
-        ] = 0.95,
+        near_duplicate: NearDuplicateOption = 0.95,
         embedder: Annotated[str, typer.Option(help="Embedder name (see `routellm plugins`).")] = "huggingface",
         embedder_option: Annotated[
             list[str] | None,

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from routellm.errors import ConfigError
+from routellm_train.finetune import BenchmarkOption, DataDirOption, NearDuplicateOption, SameModelOption
 
 
 def train_command(
@@ -25,18 +26,10 @@ def train_command(
             "mmlu_pro, a file or a dataset id; SOURCE:WEIGHT; repeatable), turned into battles after decontamination.",
         ),
     ] = None,
-    data_dir: Annotated[str | None, typer.Option(help="Local data folder for named sources and benchmarks.")] = None,
-    benchmark: Annotated[
-        list[str] | None,
-        typer.Option("--benchmark", help="With --results: decontaminate against these benchmarks (default: all installed)."),
-    ] = None,
-    same_model: Annotated[
-        list[str] | None,
-        typer.Option("--same-model", help="With --results: NAME=MODEL, results under NAME are MODEL's (true synonyms only)."),
-    ] = None,
-    near_duplicate: Annotated[
-        float, typer.Option(help="With --results: also drop prompts this close (cosine) to a benchmark prompt; 0: prefix test only.")
-    ] = 0.95,
+    data_dir: DataDirOption = None,
+    benchmark: BenchmarkOption = None,
+    same_model: SameModelOption = None,
+    near_duplicate: NearDuplicateOption = 0.95,
     embedder: Annotated[str, typer.Option(help="Embedder plugin for the prompts.")] = "huggingface",
     embedder_model: Annotated[
         str | None, typer.Option(help="Shortcut for the embedder's `model` option (a hub id or local folder).")

@@ -67,6 +67,23 @@ LearningRateOption = Annotated[float, typer.Option(min=0.0)]
 EvalEveryOption = Annotated[int | None, typer.Option(min=1, help="Steps between validations; default: each epoch.")]
 DeviceOption = Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")]
 ProgressOption = Annotated[bool, typer.Option(help="Show a progress bar.")]
+# ... and by their ``--results`` mode (per-prompt results of several models, decontaminated first).
+DataDirOption = Annotated[
+    str | None,
+    typer.Option(help="Local data folder for named sources and benchmarks (else $ROUTELLM_DATA_DIR, else download)."),
+]
+BenchmarkOption = Annotated[
+    list[str] | None,
+    typer.Option("--benchmark", help="With --results: decontaminate against these benchmarks (default: every installed one)."),
+]
+SameModelOption = Annotated[
+    list[str] | None,
+    typer.Option("--same-model", help="With --results: NAME=MODEL, results under NAME are MODEL's (true synonyms only); repeatable."),
+]
+NearDuplicateOption = Annotated[
+    float,
+    typer.Option(help="With --results: also drop prompts this close (embedding cosine) to a benchmark prompt; 0: prefix test only."),
+]
 
 
 class Evaluation(msgspec.Struct, frozen=True):
