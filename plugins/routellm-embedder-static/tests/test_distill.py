@@ -11,31 +11,6 @@ pytest.importorskip("torch", reason="the [distill] extra (torch, transformers, s
 pytest.importorskip("transformers", reason="the [distill] extra is not installed")
 pytest.importorskip("skeletoken", reason="the [distill] extra is not installed")
 
-WORDS = ["the", "a", "of", "to", "and", "in", "is", "it", "what", "how", "why", "who", "capital", "france", "paris", "bread", "bake", "math", "prove", "root", "two", "square"]
-
-
-@pytest.fixture(scope="module")
-def tiny_bert(tmp_path_factory):
-    import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *(f"##{c}" for c in "abcdefghijklmnopqrstuvwxyz")]
-    backend = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
-    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
-    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer = BertTokenizerFast(
-        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
-        mask_token="[MASK]",
-    )
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    BertModel(config).eval().save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
 
 def test_distills_a_local_encoder_into_a_loadable_model2vec_folder(tiny_bert, tmp_path):
     from routellm_embedder_static.distill import distill, weights_sha256
