@@ -72,7 +72,8 @@ def test_fit_folder_trains_a_loadable_model_closer_to_its_teacher(tiny_bert, tin
     assert config["routellm_fit"]["teacher"]["model"] == str(tiny_bert)
     assert config["routellm_fit"]["corpus"][0]["file"] == "prompts.txt"
     assert config["routellm_distillation"]["base_model"] == str(tiny_bert)  # the initial model's record is kept
-    assert 990 <= record["texts"] <= 1000 and record["held_out"] == round(0.1 * record["texts"])
+    total = record["texts"] + record["held_out"]  # distinct texts, a tenth held out
+    assert 990 <= total <= 1000 and record["held_out"] == round(0.1 * total)
     before, after = record["held_out_before"], record["held_out_after"]
     # Measured on held-out texts: 0.69 -> 0.86 and 0.51 -> 0.70 here.
     assert after["similarity_correlation"] > before["similarity_correlation"] + 0.05
@@ -93,3 +94,28 @@ def test_fit_needs_enough_texts_to_hold_some_out():
         fit(object(), ["a", "b", "c"], np.zeros((3, 4)))
     with pytest.raises(ConfigError, match="3 texts but 2 target vectors"):
         fit(object(), ["a", "b", "c"], np.zeros((2, 4)))
+
+
+def test_cli_holds_out_the_validation_file(tiny_bert, tiny_bert_words, tmp_path, capsys):
+    pytest.importorskip("torch", reason="the [distill] extra is not installed")
+    pytest.importorskip("skeletoken", reason="the [distill] extra is not installed")
+    pytest.importorskip("datasets", reason="the [distill] extra is not installed")
+    pytest.importorskip("routellm_embedder_huggingface", reason="the teacher runs through the huggingface embedder")
+    from routellm_embedder_static.distill import distill
+    from routellm_embedder_static.fit import main
+
+    initial = distill(tmp_path / "static", str(tiny_bert), pca_dims=None, dtype="float32")
+    texts = _corpus(tiny_bert_words, 240, seed=1)
+    (tmp_path / "train.txt").write_text("\n".join(texts[:200]))
+    (tmp_path / "held.jsonl").write_text("\n".join(json.dumps({"prompt": t}) for t in texts[200:]))
+    main([
+        "--out", str(tmp_path / "fitted"), "--corpus", str(tmp_path / "train.txt"), "--validation",
+        str(tmp_path / "held.jsonl"), "--model", str(initial), "--teacher", str(tiny_bert), "--cache-dir",
+        str(tmp_path / "cache"),
+    ])
+    record = json.loads((tmp_path / "fitted" / "config.json").read_text())["routellm_fit"]
+    distinct = len(set(texts[:200]))
+    assert record["texts"] == distinct and record["held_out"] == len(set(texts[200:]))
+    assert record["validation"][0]["file"] == "held.jsonl"
+    assert "--validation held.jsonl" in record["command"]
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"wrote {tmp_path / 'fitted'}: {distinct} texts")

@@ -1,7 +1,8 @@
 """Fit a static model to its teacher's sentence embeddings on your own prompts (tokenlearn-style), in one command.
 
     pip install 'routellm-embedder-static[distill]'
-    python -m routellm_embedder_static.fit --out DIR --corpus FILE [--corpus FILE ...] [--model default] [--teacher ID]
+    python -m routellm_embedder_static.fit --out DIR --corpus FILE [--corpus FILE ...] [--validation FILE]
+        [--model default] [--teacher ID]
 
 Distillation (``routellm_embedder_static.distill``) gives each vocabulary token the vector the encoder produces for
 it alone. Fitting then trains those vectors and their weights, with model2vec's ``StaticModelForSimilarity``
@@ -93,12 +94,14 @@ def fit(
     targets: np.ndarray,
     *,
     val_fraction: float = 0.1,
+    validation: tuple[Sequence[str], np.ndarray] | None = None,
     seed: int = 0,
     learning_rate: float = 1e-3,
     patience: int = 5,
 ) -> tuple[Any, dict[str, Any]]:
     """Train ``model`` (a ``model2vec.StaticModel``) so its embeddings of ``texts`` point along ``targets``; the
-    fitted ``StaticModel`` and the record (split, held-out fidelity before and after)."""
+    fitted ``StaticModel`` and the record (split, held-out fidelity before and after). Held out: ``validation``
+    (texts and their targets) when given, else a seeded ``val_fraction`` of ``texts``."""
     from routellm.extras import require
 
     require("torch", "datasets", install="routellm-embedder-static[distill]", purpose="fitting a static model")
@@ -107,25 +110,31 @@ def fit(
     targets = np.asarray(targets, dtype=np.float32)
     if len(texts) != len(targets):
         raise ConfigError(f"fit: {len(texts)} texts but {len(targets)} target vectors")
-    n_val = round(val_fraction * len(texts))
-    if n_val < 2 or len(texts) - n_val < 2:
-        raise ConfigError(f"fit: {len(texts)} texts are too few to hold out {val_fraction:.0%} (need at least 20)")
     import torch
 
-    order = np.random.default_rng(seed).permutation(len(texts))
-    val, train = order[:n_val], order[n_val:]
-    val_texts = [texts[int(i)] for i in val]
-    before = fidelity(model.encode(val_texts, use_multiprocessing=False), targets[val])
+    if validation is not None:
+        val_texts, val_targets = list(validation[0]), np.asarray(validation[1], dtype=np.float32)
+        train_texts, train_targets = list(texts), targets
+        if len(val_texts) < 2 or len(val_texts) != len(val_targets):
+            raise ConfigError(f"fit: {len(val_texts)} validation texts but {len(val_targets)} target vectors")
+    else:
+        n_val = round(val_fraction * len(texts))
+        if n_val < 2 or len(texts) - n_val < 2:
+            raise ConfigError(f"fit: {len(texts)} texts are too few to hold out {val_fraction:.0%} (need at least 20)")
+        order = np.random.default_rng(seed).permutation(len(texts))
+        val, train = order[:n_val], order[n_val:]
+        val_texts, val_targets = [texts[int(i)] for i in val], targets[val]
+        train_texts, train_targets = [texts[int(i)] for i in train], targets[train]
+    before = fidelity(model.encode(val_texts, use_multiprocessing=False), val_targets)
     trainable = StaticModelForSimilarity.from_static_model(model=model, n_layers=0, out_dim=targets.shape[1])
     trainable.fit(
-        [texts[int(i)] for i in train], torch.from_numpy(targets[train]), X_val=val_texts,
-        y_val=torch.from_numpy(targets[val]), learning_rate=learning_rate, early_stopping_patience=patience,
-        device="cpu", random_seed=seed,
+        train_texts, torch.from_numpy(train_targets), X_val=val_texts, y_val=torch.from_numpy(val_targets),
+        learning_rate=learning_rate, early_stopping_patience=patience, device="cpu", random_seed=seed,
     )
     fitted = trainable.to_static_model()
-    after = fidelity(fitted.encode(val_texts, use_multiprocessing=False), targets[val])
+    after = fidelity(fitted.encode(val_texts, use_multiprocessing=False), val_targets)
     record = {
-        "texts": len(texts), "held_out": int(n_val), "seed": seed, "learning_rate": learning_rate,
+        "texts": len(train_texts), "held_out": len(val_texts), "seed": seed, "learning_rate": learning_rate,
         "patience": patience, "held_out_before": before, "held_out_after": after,
     }
     return fitted, record
@@ -164,12 +173,13 @@ def fit_folder(
     *,
     model: str = "default",
     teacher: str | None = None,
+    validation: Sequence[str | Path] = (),
     field: str = "prompt",
     cache_folder: str | Path | None = None,
     **options: Any,
 ) -> tuple[Path, dict[str, Any]]:
-    """Fit the static ``model`` (``default``: the packaged one) to ``teacher`` on the texts of ``corpus`` and
-    write the model2vec folder ``out``."""
+    """Fit the static ``model`` (``default``: the packaged one) to ``teacher`` on the texts of ``corpus`` (held
+    out: the texts of ``validation`` files, else a tenth of ``corpus``) and write the model2vec folder ``out``."""
     from routellm_embedder_static.embedder import load_static_model, resolve_model
 
     texts = read_corpus(corpus, field=field)
@@ -177,7 +187,11 @@ def fit_folder(
     static = load_static_model(source)
     embed, recorded = teacher_embed(teacher, cache_folder)
     targets = np.asarray(embed(texts), dtype=np.float32)
-    fitted, record = fit(static, texts, targets, **options)
+    held = None
+    if validation:
+        held_texts = read_corpus(validation, field=field)
+        held = (held_texts, np.asarray(embed(held_texts), dtype=np.float32))
+    fitted, record = fit(static, texts, targets, validation=held, **options)
     config = cast(dict[str, Any], fitted.config)
     config.update({k: v for k, v in static.config.items() if k not in config})
     if "routellm_distillation" in static.config:
@@ -185,9 +199,11 @@ def fit_folder(
     record = {
         "teacher": recorded, "initial_model": model,
         "corpus": [{"file": Path(p).name, "sha256": _sha256(Path(p))} for p in corpus],
+        "validation": [{"file": Path(p).name, "sha256": _sha256(Path(p))} for p in validation],
         **record,
         "method": "model2vec.train.StaticModelForSimilarity (cosine loss to the teacher through a linear map, dropped after)",
         "command": "python -m routellm_embedder_static.fit" + "".join(f" --corpus {Path(p).name}" for p in corpus)
+        + "".join(f" --validation {Path(p).name}" for p in validation)
         + ("" if model == "default" else f" --model {model}") + ("" if teacher is None else f" --teacher {teacher}"),
     }
     config["routellm_fit"] = record
@@ -226,6 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", required=True, type=Path, help="model2vec folder to write")
     parser.add_argument("--corpus", required=True, action="append", help=".txt / .jsonl / .json file of texts (repeatable)")
+    parser.add_argument("--validation", action="append", default=[], help="held-out texts (default: a tenth of --corpus)")
     parser.add_argument("--field", default="prompt", help="JSON field holding the text (default prompt, then text)")
     parser.add_argument("--model", default="default", help="static model to start from (default: the packaged one)")
     parser.add_argument("--teacher", default=None, help="encoder folder or Hub id (default all-MiniLM-L6-v2)")
@@ -236,7 +253,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         out, record = fit_folder(
-            args.out, args.corpus, model=args.model, teacher=args.teacher, field=args.field, cache_folder=args.cache_dir,
+            args.out, args.corpus, model=args.model, teacher=args.teacher, validation=args.validation, field=args.field,
+            cache_folder=args.cache_dir,
             learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
         )
     except ConfigError as exc:
