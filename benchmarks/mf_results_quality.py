@@ -89,6 +89,7 @@ def main() -> None:
     parser.add_argument("-E", "--embedder-option", action="append", default=[], metavar="KEY=VALUE",
                         help="embedder option (JSON values parsed), e.g. -E backend=torch or -E model=DIR")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
     parser.add_argument("--out", type=Path, default=Path("results/mf_results_quality.json"))
     parser.add_argument("--embed-only", action="store_true")
     parser.add_argument("--benchmarks", default="mt_bench,gsm8k,mmlu", help="benchmarks to embed and evaluate")
@@ -263,7 +264,7 @@ def main() -> None:
     ref_len_cdf = EmpiricalCDF([len(p) for p in ref_prompts])
     for cname, (srcs, opt_over, _) in configs.items():
         rows = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             over = dict(opt_over)
             options = ResultsTrainOptions(seed=seed, same_model={**SAME_MODEL, **over.pop("same_model", {})}, **over)
             data = stack_results([tables[s] for s in srcs], options.same_model)
@@ -298,7 +299,7 @@ def main() -> None:
                     row[f"{weak_name}|{bname}"] = apgr(score, sq, wq)
                     row[f"{weak_name}|{bname}|+length"] = apgr(ranks(score) + ranks(length), sq, wq)
                     row[f"{weak_name}|{bname}|blend"] = apgr(0.5 * ref_cdf(score) + 0.5 * ref_len_cdf(length), sq, wq)
-                    if seed == 0:
+                    if seed == args.first_seed:
                         row[f"{weak_name}|{bname}|ci"] = apgr_interval(score, sq, wq)
             rows.append(row)
         results["configs"][cname] = rows
