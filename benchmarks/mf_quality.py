@@ -65,7 +65,7 @@ def mt_bench(root: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoints", nargs="*", default=["default"])
+    parser.add_argument("checkpoints", nargs="*", default=["minilm"])
     parser.add_argument("--out", type=Path, default=Path("results/mf_quality.json"))
     args = parser.parse_args()
     root = data_dir()

@@ -77,8 +77,8 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=60, help="prompts timed one by one per round")
     parser.add_argument("--variants", nargs="*", default=["torch", "onnx", "onnx-int8", "onnx-int8-len128"])
     parser.add_argument("--out", type=Path, default=Path("results/mf_speed.json"))
-    parser.add_argument("--minilm-checkpoint", default="default", help="mf checkpoint for the MiniLM variants")
-    parser.add_argument("--static-checkpoint", default="static", help="mf checkpoint for the static variant")
+    parser.add_argument("--minilm-checkpoint", default="minilm", help="mf checkpoint for the MiniLM variants")
+    parser.add_argument("--static-checkpoint", default="default", help="mf checkpoint for the static variant")
     args = parser.parse_args()
     root = data_dir()
     if root is None:

@@ -153,7 +153,7 @@ def main() -> None:
             target.parent.mkdir(parents=True)
             shutil.copyfile(int8, target)  # the embedder finds the graph in its cache and builds nothing
             embedder = {"model": str(folder), "onnx_cache_dir": str(cache), "cache_size": 0, "device": "cpu"}
-            router = MFRouter(MFRouter.Config(checkpoint_path="default", embedder=embedder))
+            router = MFRouter(MFRouter.Config(checkpoint_path="minilm", embedder=embedder))
             embeddings[name] = router.embedder.embed(texts)
             assert router.embedder.onnx_path == target
             win_rates[name] = router.batch_calculate_win_rate(texts)

@@ -98,9 +98,9 @@ def main() -> None:
         scores["all"]["mf (11 models)"] = full
         scores["four"]["mf (4 models)"] = full[:, [ladder_all.index(m) for m in ladder_four]]
         scores["pair"]["mf (gpt-4/Mixtral only, N-model checkpoint)"] = full[:, [ladder_all.index(m) for m in pair]]
-    default = mf_router("default", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1", embedder)
+    default = mf_router("minilm", "gpt-4-1106-preview", "mixtral-8x7b-instruct-v0.1", embedder)
     win = batched(default.batch_calculate_win_rate, prompts)
-    scores["pair"]["mf two-model (default checkpoint)"] = ladder_scores(win, 2)
+    scores["pair"]["mf two-model (minilm checkpoint)"] = ladder_scores(win, 2)
 
     from routellm.registry import get_registry
 

@@ -220,8 +220,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "serve_latency.json")
     parser.add_argument("--mf", action="store_true", help="mf on distinct prompts, before/after (see above).")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 4, 16, 64], help="With --mf.")
-    parser.add_argument("--mf-minilm-checkpoint", default="default", help="With --mf: the MiniLM checkpoint.")
-    parser.add_argument("--mf-static-checkpoint", default="static", help="With --mf: the static checkpoint.")
+    parser.add_argument("--mf-minilm-checkpoint", default="minilm", help="With --mf: the MiniLM checkpoint.")
+    parser.add_argument("--mf-static-checkpoint", default="default", help="With --mf: the static checkpoint.")
     args = parser.parse_args()
     if args.mf:
         return main_mf(args)

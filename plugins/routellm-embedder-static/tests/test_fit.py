@@ -14,11 +14,11 @@ from routellm_embedder_static.fit import fidelity, read_corpus
 
 def test_read_corpus_reads_txt_jsonl_and_json_and_drops_repeats(tmp_path):
     (tmp_path / "a.txt").write_text("how to bake bread\n\nwhat is the capital of france\n")
-    (tmp_path / "b.jsonl").write_text('{"prompt": "prove root two"}\n"how to bake bread"\n{"text": "square  root\\nof two"}\n')
+    (tmp_path / "b.jsonl").write_text('{"prompt": "prove root two"}\n"how to bake bread"\n{"text": "square root\\nof two"}\n')
     (tmp_path / "c.json").write_text(json.dumps(["why is it", {"question": "x", "text": "who is it"}]))
     texts = read_corpus([tmp_path / "a.txt", tmp_path / "b.jsonl", tmp_path / "c.json"])
     assert texts == [
-        "how to bake bread", "what is the capital of france", "prove root two", "square root of two", "why is it",
+        "how to bake bread", "what is the capital of france", "prove root two", "square root\nof two", "why is it",
         "who is it",
     ]
 

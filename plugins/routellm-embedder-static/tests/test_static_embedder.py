@@ -1,4 +1,4 @@
-"""The static embedder with the packaged model (distilled from all-MiniLM-L6-v2)."""
+"""The static embedder with the packaged model (distilled from all-MiniLM-L6-v2, then fitted to it on a corpus)."""
 
 from __future__ import annotations
 
@@ -99,13 +99,23 @@ def test_unknown_option_is_rejected():
         StaticEmbedder.from_config({"backend": "onnx"})
 
 
-def test_packaged_model_records_its_distillation():
+def test_packaged_model_records_its_distillation_and_fit():
     config = json.loads((PACKAGED / "config.json").read_text())
     record = config["routellm_distillation"]
     assert record["base_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert len(record["base_model_weights_sha256"]) == 64
+    fit = config["routellm_fit"]
+    assert fit["teacher"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert [c["file"] for c in fit["corpus"]] == ["train.json", "responses.json"]
+    assert fit["validation"][0]["file"] == "held_out.json" and fit["initial_model"].endswith("--out DISTILLED")
+    assert fit["held_out_after"]["similarity_correlation"] > fit["held_out_before"]["similarity_correlation"]
     card = (PACKAGED / "README.md").read_text()
-    assert "Apache-2.0" in card and "all-MiniLM-L6-v2" in card
+    assert "Apache-2.0" in card and "all-MiniLM-L6-v2" in card and "## Fitted to the teacher on a corpus" in card
+
+
+def test_options_written_for_the_huggingface_embedder_are_accepted():
+    embedder = StaticEmbedder.from_config({"device": "cpu", "num_threads": 1, "cache_size": 0})
+    assert embedder.embed(["hi there"]).shape == (1, embedder.dim)
 
 
 def test_unreachable_hub_id_is_a_config_error():

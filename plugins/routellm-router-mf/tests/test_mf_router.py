@@ -1,4 +1,5 @@
-"""The mf router end to end: the shipped checkpoint with the real MiniLM, and `routellm train mf` on real battles."""
+"""The mf router end to end: the shipped checkpoints (the default on the static embedder, `minilm` with the real
+MiniLM), and `routellm train mf` on real battles."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from pytest_routellm import RouterContract
 from routellm.cli import build_app
 from routellm.config import load_config
-from routellm_router_mf.checkpoint import DEFAULT_CHECKPOINT, load_checkpoint
+from routellm_router_mf.checkpoint import DEFAULT_CHECKPOINT, PACKAGED_DIR, load_checkpoint
 from routellm_router_mf.router import MFRouter
 
 ROOT = DEFAULT_CHECKPOINT.parents[5]
@@ -23,47 +24,42 @@ class TestDefaultCheckpoint(RouterContract):
     router_config = {"checkpoint_path": "default"}
 
 
-def test_default_checkpoint_records_how_it_was_trained():
-    """The shipped default: trained on per-prompt results, weights only, every source listed with its licence."""
-    config, weights = load_checkpoint(DEFAULT_CHECKPOINT)
-    assert config.embedder["name"] == "huggingface"
-    assert config.embedder["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert config.text_dim == 384 and weights.P.shape == (config.num_models, config.dim)
+class TestMiniLMCheckpoint(RouterContract):
+    router_name = "mf"
+    router_config = {"checkpoint_path": "minilm"}
+
+
+@pytest.mark.parametrize(
+    ("name", "embedder", "text_dim"),
+    [("default", {"name": "static", "model": "default"}, 128),
+     ("minilm", {"name": "huggingface", "model": "sentence-transformers/all-MiniLM-L6-v2"}, 384)],
+)
+def test_shipped_checkpoints_record_how_they_were_trained(name, embedder, text_dim):
+    """Recipe (1) on each encoder: trained on per-prompt results, weights only, every source listed with its licence."""
+    folder = PACKAGED_DIR / name
+    config, weights = load_checkpoint(folder)
+    assert {k: config.embedder[k] for k in embedder} == embedder
+    assert config.text_dim == text_dim and weights.P.shape == (config.num_models, config.dim)
     training = config.training
     assert training["kind"] == "results" and training["command"].startswith("routellm train mf --results")
     licences = {s["name"]: s["licence"] for s in training["sources"]}
     assert licences["routerbench"] == "none stated" and licences["routerarena"] == "Apache-2.0"
     assert {"gpt-4-1106-preview", "mistralai/mixtral-8x7b-chat"} <= set(config.names)
-    card = (DEFAULT_CHECKPOINT / "README.md").read_text()
+    card = (folder / "README.md").read_text()
     assert "none stated" in card and "shuhao02/RouterDC" in card
-    hashes = json.loads((DEFAULT_CHECKPOINT / "training_prompts.json").read_text())
+    hashes = json.loads((folder / "training_prompts.json").read_text())
     assert hashes["normalisation"] == "routellm.prompt_hashes v1" and len(hashes["hashes"]) > 1000
     # Weights only: no training prompt, response or label in the folder.
-    assert sorted(p.name for p in DEFAULT_CHECKPOINT.iterdir()) == [
+    assert sorted(p.name for p in folder.iterdir()) == [
         "README.md", "config.json", "model.safetensors", "training_prompts.json"
     ]
 
 
-@pytest.fixture
-def keep_torch_threads():
-    """configs/local.yaml sets torch's (process-wide) thread count; put it back for the other tests."""
-    import torch
-
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-def test_local_config_routes_offline(keep_torch_threads, tmp_path):
+def test_local_config_routes_offline(tmp_path):
     config = load_config(ROOT / "configs" / "local.yaml")
     router = config.create_router("mf")
     assert router.folder == DEFAULT_CHECKPOINT
-    tuned = tmp_path / "tuned.yaml"
-    tuned.write_text((ROOT / "configs" / "local.yaml").read_text().replace("# num_threads: 1", "num_threads: 1"))
-    tuned_router = load_config(tuned).create_router("mf")
-    assert tuned_router.embedder.config.num_threads == 1  # merged over the checkpoint's recorded embedder
-    assert tuned_router.embedder.config.model == router.embedder.config.model
-    assert router.embedder.config.model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert router.embedder.config.model == "default"  # the static embedder's packaged model: nothing to download
     names = router.checkpoint.names
     assert names[router.strong_index] == "gpt-4-1106-preview"
     assert names[router.weak_index] == "mistralai/mixtral-8x7b-chat"

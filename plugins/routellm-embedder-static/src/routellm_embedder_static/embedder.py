@@ -35,9 +35,10 @@ class StaticEmbedderConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=Tr
     batch_size: int = 256
     revision: str | None = None
     cache_size: int = 4096
-    #: Accepted so that router configs written for the huggingface embedder (``device: auto``) keep working
-    #: when they switch to a static checkpoint; lookups always run on the CPU.
+    #: Accepted so that router configs written for the huggingface embedder (``device: auto``, ``num_threads: 1``)
+    #: keep working with a static checkpoint; lookups always run on the CPU, in the calling thread.
     device: str = "auto"
+    num_threads: int | None = None
 
 
 class StaticEmbedder(Embedder[StaticEmbedderConfig]):

@@ -64,7 +64,9 @@ def read_corpus(paths: Sequence[str | Path], *, field: str = "prompt") -> list[s
 
 
 def _cut(text: str, limit: int = MAX_CHARS) -> str:
-    text = " ".join(text.split())
+    """``text`` unchanged (so cached teacher vectors of it are reused), or cut at a space near ``limit``."""
+    if not text.strip():
+        return ""
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
 
 
@@ -196,15 +198,19 @@ def fit_folder(
     config.update({k: v for k, v in static.config.items() if k not in config})
     if "routellm_distillation" in static.config:
         config["routellm_distillation"] = static.config["routellm_distillation"]
+    distilled = static.config.get("routellm_distillation") if "routellm_fit" not in static.config else None
     record = {
-        "teacher": recorded, "initial_model": model,
+        "teacher": recorded,
+        # A freshly distilled folder is recorded as the command that rebuilds it (DISTILLED in `command`).
+        "initial_model": f"{distilled['command']} --out DISTILLED" if distilled and model != "default" else model,
         "corpus": [{"file": Path(p).name, "sha256": _sha256(Path(p))} for p in corpus],
         "validation": [{"file": Path(p).name, "sha256": _sha256(Path(p))} for p in validation],
         **record,
         "method": "model2vec.train.StaticModelForSimilarity (cosine loss to the teacher through a linear map, dropped after)",
         "command": "python -m routellm_embedder_static.fit" + "".join(f" --corpus {Path(p).name}" for p in corpus)
         + "".join(f" --validation {Path(p).name}" for p in validation)
-        + ("" if model == "default" else f" --model {model}") + ("" if teacher is None else f" --teacher {teacher}"),
+        + ("" if model == "default" else " --model " + ("DISTILLED" if distilled else model))
+        + ("" if teacher is None else f" --teacher {teacher}"),
     }
     config["routellm_fit"] = record
     # The fitted vectors are float32; keep the stored type of the initial model (float16 for the packaged one).

@@ -26,12 +26,16 @@ from routellm.errors import ConfigError
 from routellm.extras import MissingDependencyError, importable
 from routellm_router_mf.model_ids import ROUTELLM_MODEL_NAMES
 
-#: The folder of the checkpoint shipped in this package (``checkpoint_path: default``).
+#: The folder of the checkpoint shipped in this package (``checkpoint_path: default``): recipe (1) on the
+#: ``static`` embedder (routellm-embedder-static).
 PACKAGED_DIR = Path(__file__).resolve().parent / "checkpoints"
 DEFAULT_CHECKPOINT = PACKAGED_DIR / "default"
 #: Other checkpoints shipped in this package, by ``checkpoint_path`` name (a local folder of that name wins).
-#: The ``*static`` ones are the same recipes trained on the ``static`` embedder (routellm-embedder-static).
-PACKAGED = ("default", "apache", "routerbench", "static", "apache-static", "routerbench-static")
+#: ``minilm``, ``apache`` and ``routerbench`` embed with all-MiniLM-L6-v2 (routellm-embedder-huggingface); the
+#: ``*-static`` ones are recipes (2) and (3) on the ``static`` embedder.
+PACKAGED = ("default", "minilm", "apache", "routerbench", "apache-static", "routerbench-static")
+#: Earlier names of packaged checkpoints (``static`` became ``default`` when the static embedder became the default).
+RENAMED = {"static": "default"}
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"
@@ -97,10 +101,11 @@ def state_dict_keys(use_proj: bool) -> list[str]:
 
 
 def resolve_checkpoint(path: str, *, revision: str | None = None) -> Path:
-    """A local folder for ``path``: ``default`` (the packaged one) or another packaged name (``apache``,
-    ``routerbench``, ``static``, ``apache-static``, ``routerbench-static``), a folder, or a Hugging Face Hub repo id."""
-    if path == "default":
-        return DEFAULT_CHECKPOINT
+    """A local folder for ``path``: a packaged name (``default``, ``minilm``, ``apache``, ``routerbench``,
+    ``apache-static``, ``routerbench-static``; ``static`` is ``default``'s earlier name), a folder, or a Hugging Face
+    Hub repo id."""
+    if path == "default" or (path in RENAMED and not Path(path).expanduser().is_dir()):
+        return PACKAGED_DIR / RENAMED.get(path, path)
     if path in PACKAGED and not Path(path).expanduser().is_dir() and (PACKAGED_DIR / path / "config.json").is_file():
         return PACKAGED_DIR / path
     from routellm.checkpoints import resolve_checkpoint as resolve
@@ -112,7 +117,8 @@ def local_checkpoint_digest(path: str) -> str:
     """sha256 of a packaged or local checkpoint folder's config and weights ("" for a Hub id, whose
     ``revision`` option identifies it); no download, no model loading."""
     local = Path(path).expanduser()
-    folder = local if local.is_dir() else PACKAGED_DIR / path if path in PACKAGED else None
+    packaged = RENAMED.get(path, path)
+    folder = local if local.is_dir() else PACKAGED_DIR / packaged if packaged in PACKAGED else None
     if folder is None or not folder.is_dir():
         return ""
     digest = hashlib.sha256()

@@ -18,7 +18,7 @@ from routellm_router_mf.scoring import model_logits, pair_direction, prompt_matr
 
 #: The extra of this distribution that installs each embedder plugin a checkpoint may record.
 EMBEDDER_EXTRAS = {
-    "static": "routellm-router-mf[static]",
+    "static": "routellm-embedder-static",
     "openai": "routellm-router-mf[openai]",
     "huggingface": "routellm-embedder-huggingface",
 }
@@ -27,7 +27,9 @@ ROUTELLM_EMBEDDER: dict[str, Any] = {"name": "openai", "model": "text-embedding-
 
 
 class MFRouterConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    #: ``default`` (the checkpoint shipped in this package), a local folder, or a Hub repo id.
+    #: ``default`` (the checkpoint shipped in this package, on the static embedder), another packaged name
+    #: (``minilm``, ``apache``, ``routerbench``, ``apache-static``, ``routerbench-static``), a local folder, or a
+    #: Hub repo id.
     checkpoint_path: str = "default"
     strong_model: str = "gpt-4-1106-preview"
     weak_model: str = "mixtral-8x7b-instruct-v0.1"
