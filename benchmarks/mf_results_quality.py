@@ -90,6 +90,8 @@ def main() -> None:
                         help="embedder option (JSON values parsed), e.g. -E backend=torch or -E model=DIR")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
+    parser.add_argument("--near-also", action="append", default=[], metavar="BENCHMARK",
+                        help="also drop near-duplicates of this benchmark's prompts (e.g. routerbench, as the CLI does)")
     parser.add_argument("--out", type=Path, default=Path("results/mf_results_quality.json"))
     parser.add_argument("--embed-only", action="store_true")
     parser.add_argument("--benchmarks", default="mt_bench,gsm8k,mmlu", help="benchmarks to embed and evaluate")
@@ -155,6 +157,9 @@ def main() -> None:
         list(tables.values()), {k: v[0] for k, v in bench.items()}, embed=None, threshold=None, echo=None
     )
     near_ref = {k: bench[k][0] for k in evaluated if k in bench_x}
+    for extra_bench in args.near_also:
+        # as `routellm train mf` does: near-duplicates of every installed benchmark, not only the evaluated ones
+        near_ref[extra_bench] = list(get_registry().create_benchmark(extra_bench).load().prompts)
     if args.mmlu_subsample and "mmlu" in evaluated:  # near-duplicates vs the embedded part of MMLU
         near_ref["mmlu"] = [p for p in bench["mmlu"][0] if any(e.has(p) for e in extras)]
     cleaned, near = decontaminate(cleaned, near_ref, embed=embed, echo=None)

@@ -110,5 +110,10 @@ class Embedder(abc.ABC, Generic[ConfigT]):
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
+    def cache_token(self) -> str:
+        """What identifies this embedder's vectors beyond its config, e.g. a digest of a packaged or local model
+        whose files can change at the same name (so on-disk embedding caches notice). Default: nothing."""
+        return ""
+
     def close(self) -> None:  # noqa: B027 - optional hook for subclasses
         """Release resources (HTTP clients, GPU memory)."""

@@ -141,3 +141,20 @@ def test_hub_id_snapshot_is_used(monkeypatch, tmp_path):
     np.testing.assert_array_equal(embedder.embed(TEXTS[:2]), StaticEmbedder.from_config({"cache_size": 0}).embed(TEXTS[:2]))
     assert seen["ref"] == "someone/static-model" and seen["revision"] == "abc123"
     assert set(seen["allow_patterns"]) >= {"config.json", "model.safetensors", "tokenizer.json"}
+
+
+def test_cache_token_follows_the_model_files_so_disk_caches_notice_a_new_model(tmp_path):
+    """A model replaced at the same name (the packaged one between releases, a local folder) gets new cache keys."""
+    cache_for = pytest.importorskip("routellm_train.embedding_cache", reason="routellm-train is not installed").cache_for
+    folder = tmp_path / "model"
+    shutil.copytree(PACKAGED, folder)
+    before = StaticEmbedder.from_config({"model": str(folder)})
+    assert before.cache_token() == StaticEmbedder.from_config({"model": str(folder)}).cache_token()
+    assert len(before.cache_token()) == 64
+    key_before = cache_for("static", before, tmp_path / "cache").folder
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[-1] ^= 1  # another model under the same path
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    after = StaticEmbedder.from_config({"model": str(folder)})
+    assert after.cache_token() != before.cache_token()
+    assert cache_for("static", after, tmp_path / "cache").folder != key_before

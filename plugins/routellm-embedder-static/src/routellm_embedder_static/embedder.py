@@ -82,6 +82,20 @@ class StaticEmbedder(Embedder[StaticEmbedderConfig]):
                     model = vars(self)["_loaded"] = load_static_model(self.path)
         return model
 
+    def cache_token(self) -> str:
+        """SHA-256 of the model folder's vectors and tokenizer: the packaged model (``default``) changes between
+        releases under the same name, and so can a local folder."""
+        return self._digest
+
+    @cached_property
+    def _digest(self) -> str:
+        import hashlib
+
+        digest = hashlib.sha256()
+        for name in ("model.safetensors", "tokenizer.json"):
+            digest.update(name.encode() + b"\0" + (self.path / name).read_bytes())
+        return digest.hexdigest()
+
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         kwargs: dict[str, Any] = {"max_length": self.config.max_length} if self.config.max_length else {}
         # The base class normalises (in float32); threads and processes off: one deterministic pass.

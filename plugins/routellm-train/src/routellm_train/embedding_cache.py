@@ -84,11 +84,15 @@ RUNTIME_OPTIONS = ("device", "batch_size", "num_threads", "cache_size", "onnx_ca
 
 def cache_for(name: str, embedder: Any, folder: str | Path | None = None) -> EmbeddingCache:
     """The on-disk cache for ``embedder`` (registered as ``name``): ``<folder or routellm cache>/embeddings/<key>``,
-    keyed by the options that change its vectors, so every trainer shares it."""
+    keyed by the options that change its vectors and the embedder's ``cache_token()`` (a model digest), so every
+    trainer shares it and none reads vectors of an earlier model."""
     import msgspec
 
     from routellm.paths import cache_dir
 
     options = {k: v for k, v in msgspec.to_builtins(embedder.config).items() if k not in RUNTIME_OPTIONS}
+    token = embedder.cache_token() if hasattr(embedder, "cache_token") else ""
+    if token:  # e.g. the digest of a packaged model that changes between releases under the same name
+        options["cache_token"] = token
     root = Path(folder) if folder else cache_dir("embeddings")
     return EmbeddingCache(root / embedder_key(name, options), lambda texts: embedder.embed(texts))
