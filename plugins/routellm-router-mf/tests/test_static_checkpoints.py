@@ -80,3 +80,26 @@ def test_local_config_switches_to_minilm_with_one_line(tmp_path):
     assert router.folder == PACKAGED_DIR / "minilm"
     assert router.checkpoint.embedder["name"] == "huggingface" and router.checkpoint.text_dim == 384
     assert router.embedder.config.num_threads == 1  # local.yaml's option, merged over the recorded embedder
+
+
+@pytest.mark.parametrize("name", ["default", "apache-static", "routerbench-static"])
+def test_static_checkpoints_record_the_digest_of_the_packaged_model(name):
+    from routellm_embedder_static.embedder import StaticEmbedder
+
+    config, _ = load_checkpoint(PACKAGED_DIR / name)
+    assert config.embedder["model_digest"] == StaticEmbedder.from_config({}).cache_token()
+
+
+def test_a_checkpoint_trained_on_another_static_model_is_a_clear_error(tmp_path):
+    """E.g. a checkpoint trained before the packaged static model was replaced: its vectors would be meaningless."""
+    import json
+    import shutil
+
+    folder = tmp_path / "old"
+    shutil.copytree(PACKAGED_DIR / "default", folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["embedder"]["model_digest"] = "0" * 64
+    (folder / "config.json").write_text(json.dumps(config))
+    router = MFRouter(MFRouter.Config(checkpoint_path=str(folder)))
+    with pytest.raises(ConfigError, match=r"trained on another 'static' model .* retrain it"):
+        router.batch_calculate_win_rate(["x"])

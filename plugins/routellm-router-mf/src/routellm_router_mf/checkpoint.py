@@ -36,6 +36,9 @@ DEFAULT_CHECKPOINT = PACKAGED_DIR / "default"
 PACKAGED = ("default", "minilm", "apache", "routerbench", "apache-static", "routerbench-static")
 #: Earlier names of packaged checkpoints (``static`` became ``default`` when the static embedder became the default).
 RENAMED = {"static": "default"}
+#: Key of a checkpoint's embedder record holding the embedder's ``cache_token()`` at training time (a digest of the
+#: exact model, e.g. the static embedder's packaged one); not an embedder option.
+MODEL_DIGEST = "model_digest"
 SAFETENSORS = "model.safetensors"
 TORCH_BIN = "pytorch_model.bin"
 FORMAT = "routellm-mf/1"

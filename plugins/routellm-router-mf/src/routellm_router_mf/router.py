@@ -13,7 +13,13 @@ from routellm.checkpoints import HubCheckpointMixin
 from routellm.embedder import Embedder
 from routellm.errors import ConfigError
 from routellm.router import Router
-from routellm_router_mf.checkpoint import MFConfig, find_model, load_checkpoint, resolve_checkpoint
+from routellm_router_mf.checkpoint import (
+    MODEL_DIGEST,
+    MFConfig,
+    find_model,
+    load_checkpoint,
+    resolve_checkpoint,
+)
 from routellm_router_mf.scoring import model_logits, pair_direction, prompt_matrix, sigmoid
 
 #: The extra of this distribution that installs each embedder plugin a checkpoint may record.
@@ -87,6 +93,7 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
             from routellm.registry import get_registry
 
             name, options = embedder_section(self.checkpoint, self.config.embedder)
+            trained_on = options.pop(MODEL_DIGEST, None)
             registry = get_registry()
             if name in EMBEDDER_EXTRAS and name not in registry.embedders:
                 from routellm.extras import MissingDependencyError
@@ -96,6 +103,14 @@ class MFRouter(HubCheckpointMixin, Router[MFRouterConfig]):
                     f"pip install '{EMBEDDER_EXTRAS[name]}'"
                 )
             embedder = registry.create_embedder(name, options)
+            installed = embedder.cache_token() if trained_on else ""
+            if trained_on and installed and installed != trained_on:
+                raise ConfigError(
+                    f"router 'mf': checkpoint {self.folder} was trained on another '{name}' model than the one "
+                    f"configured (digest {str(trained_on)[:12]}..., configured {installed[:12]}...): retrain it with "
+                    f"`routellm train mf ... --embedder {name}`, or point `embedder: {{model: ...}}` at the model it "
+                    "was trained on"
+                )
         if embedder.dim != self.checkpoint.text_dim:
             raise ConfigError(
                 f"router 'mf': the embedder gives {embedder.dim}-d vectors but checkpoint {self.folder} "

@@ -27,7 +27,7 @@ import msgspec
 import numpy as np
 
 from routellm.errors import ConfigError
-from routellm_router_mf.checkpoint import FEATURES, FORMAT, MFConfig, MFWeights, save_checkpoint
+from routellm_router_mf.checkpoint import FEATURES, FORMAT, MODEL_DIGEST, MFConfig, MFWeights, save_checkpoint
 from routellm_router_mf.scoring import model_logits, prompt_features
 
 
@@ -285,6 +285,9 @@ def cached_embedder(embedder: str, options: dict[str, Any] | None, cache_folder:
     recorded = {"name": embedder, **msgspec.to_builtins(emb.config)}
     for key in ("cache_size", "onnx_cache_dir"):  # machine-local, not part of the model
         recorded.pop(key, None)
+    digest = emb.cache_token() if hasattr(emb, "cache_token") else ""
+    if digest:  # the exact model (e.g. the static embedder's packaged one), checked when the router loads
+        recorded[MODEL_DIGEST] = digest
     return emb, cache_for(embedder, emb, cache_folder), recorded
 
 
