@@ -215,9 +215,11 @@ class FakeUpstream:
         if self.record:
             self.requests.append(body)
             self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        # Decided on arrival: a slow request still asleep when its test ends must not take a failure queued by the
+        # next test after reset() (that race made a later test see a success).
+        failure = self._take_failure(model)
         if self.delay:
             await asyncio.sleep(self.delay)
-        failure = self._take_failure(model)
         if failure is not None:
             error = (
                 failure.body
