@@ -112,3 +112,21 @@ def test_bad_dtype_is_a_clear_error(minilm_path):
     )
     with pytest.raises(ConfigError, match="dtype must be one of"):
         embedder.embed_one("hi")
+
+
+def test_cache_token_is_the_weights_digest_of_a_local_folder_and_empty_for_a_hub_id(minilm_path, tmp_path):
+    """On-disk embedding caches key by it, so a folder whose weights are replaced in place is re-embedded."""
+    import shutil
+
+    from routellm_embedder_huggingface.embedder import HuggingFaceEmbedder
+
+    folder = tmp_path / "minilm"
+    shutil.copytree(minilm_path, folder)
+    token = HuggingFaceEmbedder.from_config({"model": str(folder)}).cache_token()
+    assert len(token) == 64
+    weights = next(folder.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert HuggingFaceEmbedder.from_config({"model": str(folder)}).cache_token() not in ("", token)
+    assert HuggingFaceEmbedder.from_config({"model": "sentence-transformers/all-MiniLM-L6-v2"}).cache_token() == ""

@@ -93,6 +93,28 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
         """Local folder of the model: the configured folder, the hub snapshot, or the packaged copy."""
         return resolve_model(self.config.model, self.config.revision, onnx=self.config.backend != "torch")
 
+    def cache_token(self) -> str:
+        """For a local model folder, the SHA-256 of its weights (``*.safetensors``, ``pytorch_model*.bin``,
+        ``onnx/*.onnx``), so vectors cached for a folder whose weights were replaced in place are not reused. A Hub id
+        is identified by its ``revision`` option: nothing."""
+        return self._folder_digest
+
+    @cached_property
+    def _folder_digest(self) -> str:
+        folder = Path(self.config.model).expanduser()
+        if not folder.is_dir():
+            return ""
+        import hashlib
+
+        files = sorted({*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin"), *folder.glob("onnx/*.onnx")})
+        digest = hashlib.sha256()
+        for file in files:
+            digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest() if files else ""
+
     @property
     def _parts(self) -> tuple[Any, Any, Any, int]:
         parts = self.__dict__.get("_loaded")
