@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pytest_routellm.hub_onnx import export_like_optimum
+
 ROOT = Path(__file__).resolve().parents[1]
 EXPORT_MODULE = "plugins/routellm-embedder-huggingface/src/routellm_embedder_huggingface/onnx_export.py"
 BUILD_WITHOUT_TORCH = """
@@ -51,32 +53,6 @@ def prompts(root: Path, n: int) -> list[str]:
     mt = [json.loads(line)["turns"][0] for line in (root / "benchmarks/mt_bench/question.jsonl").read_text().splitlines()]
     gsm = pl.read_csv(root / "benchmarks/gsm8k/gsm8k_responses.csv")["prompt"].unique(maintain_order=True).to_list()
     return (mt + gsm)[:n]
-
-
-def export_like_optimum(model_dir: Path, out: Path, attn: str) -> None:
-    """`onnx/model.onnx` as the Hub publishes it: AutoModel's last_hidden_state, dynamic batch and length."""
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModel.from_pretrained(model_dir, attn_implementation=attn).eval()
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                              token_type_ids=token_type_ids).last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    sample = tokenizer(["an example prompt", "a second, longer example prompt"], padding=True, return_tensors="pt")
-    axes = {name: {0: "batch_size", 1: "sequence_length"} for name in [*names, "last_hidden_state"]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with torch.inference_mode():
-        torch.onnx.export(Encoder(), tuple(sample[n] for n in names), str(out), input_names=names,
-                          output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=14, dynamo=False)
 
 
 def baseline_module(rev: str, workdir: Path):

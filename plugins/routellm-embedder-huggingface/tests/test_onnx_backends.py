@@ -112,31 +112,11 @@ def tiny_bert_onnx(tiny_bert, tmp_path_factory):
     """``tiny_bert`` as the ONNX backends fetch a Hub repository that publishes ``onnx/model.onnx``: config,
     tokenizer and the encoder graph exported the way optimum does (``AutoModel``, ``last_hidden_state`` out),
     and no weights."""
-    import torch
-    from transformers import AutoModel
+    from pytest_routellm.hub_onnx import export_like_optimum
 
     folder = tmp_path_factory.mktemp("hub-like") / "tiny-bert"
     shutil.copytree(tiny_bert, folder, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
-    model = AutoModel.from_pretrained(tiny_bert, attn_implementation="eager").eval()
-
-    class Encoder(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask,
-                         token_type_ids=token_type_ids).last_hidden_state
-
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    sample = [torch.ones(2, 5, dtype=torch.int64), torch.tensor([[1] * 5, [1, 1, 1, 0, 0]]), torch.zeros(2, 5, dtype=torch.int64)]
-    (folder / "onnx").mkdir()
-    with torch.inference_mode():
-        torch.onnx.export(
-            Encoder(), tuple(sample), str(folder / "onnx" / "model.onnx"), input_names=names,
-            output_names=["last_hidden_state"], opset_version=14, dynamo=False,
-            dynamic_axes={n: {0: "batch_size", 1: "sequence_length"} for n in [*names, "last_hidden_state"]},
-        )  # fmt: skip
+    export_like_optimum(tiny_bert, folder / "onnx" / "model.onnx")
     return folder
 
 
