@@ -106,13 +106,12 @@ class HuggingFaceEmbedder(Embedder[HuggingFaceEmbedderConfig]):
             return ""
         import hashlib
 
+        from routellm.downloads import sha256_file
+
         files = sorted({*folder.glob("*.safetensors"), *folder.glob("pytorch_model*.bin"), *folder.glob("onnx/*.onnx")})
         digest = hashlib.sha256()
         for file in files:
-            digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            digest.update(f"{file.relative_to(folder).as_posix()}:{sha256_file(file)}\n".encode())
         return digest.hexdigest() if files else ""
 
     @property

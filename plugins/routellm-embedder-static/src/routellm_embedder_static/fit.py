@@ -17,7 +17,6 @@ hold benchmark prompts you will evaluate on.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from routellm.downloads import sha256_file
 from routellm.errors import ConfigError
 
 #: Texts longer than this many characters are cut (at a space) before embedding and fitting.
@@ -196,15 +196,13 @@ def fit_folder(
     fitted, record = fit(static, texts, targets, validation=held, **options)
     config = cast(dict[str, Any], fitted.config)
     config.update({k: v for k, v in static.config.items() if k not in config})
-    if "routellm_distillation" in static.config:
-        config["routellm_distillation"] = static.config["routellm_distillation"]
     distilled = static.config.get("routellm_distillation") if "routellm_fit" not in static.config else None
     record = {
         "teacher": recorded,
         # A freshly distilled folder is recorded as the command that rebuilds it (DISTILLED in `command`).
         "initial_model": f"{distilled['command']} --out DISTILLED" if distilled and model != "default" else model,
-        "corpus": [{"file": Path(p).name, "sha256": _sha256(Path(p))} for p in corpus],
-        "validation": [{"file": Path(p).name, "sha256": _sha256(Path(p))} for p in validation],
+        "corpus": [{"file": Path(p).name, "sha256": sha256_file(p)} for p in corpus],
+        "validation": [{"file": Path(p).name, "sha256": sha256_file(p)} for p in validation],
         **record,
         "method": "model2vec.train.StaticModelForSimilarity (cosine loss to the teacher through a linear map, dropped after)",
         "command": "python -m routellm_embedder_static.fit" + "".join(f" --corpus {Path(p).name}" for p in corpus)
@@ -238,10 +236,6 @@ def model_card_section(record: dict[str, Any]) -> str:
         *(f"- {key}: `{json.dumps(value)}`" for key, value in record.items()),
         "",
     ])
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> None:
